@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Creates (or reuses) the project's Python virtual environment at .venv with the pinned peer
+# packages that interoperability tests and benchmarks compare against. Prints the venv's python.
+#   scripts/python-env.sh            # test needs: mosaicml-streaming
+#   scripts/python-env.sh bench      # benchmark peers too (torch, faiss-cpu)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv="$root/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv" >&2
+fi
+py="$venv/bin/python"
+want=(mosaicml-streaming==0.13.0)
+if [ "${1:-}" = bench ]; then
+  want+=(torch==2.15.0 faiss-cpu)
+fi
+missing=()
+for req in "${want[@]}"; do
+  name=${req%%==*}
+  "$py" -m pip show -q "$name" >/dev/null 2>&1 || missing+=("$req")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  "$py" -m pip install -q --disable-pip-version-check "${missing[@]}" >&2
+fi
+echo "$py"

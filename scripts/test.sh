@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every check of the project: formatting, lints, the Rust test suite (optimised build with
+# debug assertions), and the interoperability tests against the Python peers.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+if [ ! -d ../shared/data ]; then
+  echo "error: ../shared/data is missing; the tests read the real datasets from there" >&2
+  exit 1
+fi
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --profile ci -- -D warnings
+cargo test --workspace --profile ci
