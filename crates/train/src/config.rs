@@ -1,0 +1,490 @@
+//! Training configuration: the TOML file behind `cascade train CONFIG [--set key=value]...`.
+//!
+//! Every section and key is optional except `model.kind`; the defaults below are those of the
+//! reference DLRM configuration (TorchRec's DLRM example: 64-d embeddings, bottom MLP 512-256-64,
+//! top MLP 512-256-1, batch 2048). Unknown keys are errors naming the key, so a typo never
+//! silently falls back to a default. `--set a.b=v` overrides are applied to the parsed TOML tree
+//! before it is checked, with `v` read as a TOML value (`--set train.epochs=3`,
+//! `--set model.kind=dcn`, `--set data.path=/tmp/ds`), or as a string when it is not one.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The TOML is malformed, has an unknown key, or a value of the wrong type.
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+    /// A `--set` override is not of the form `key.path=value`, or its path crosses a non-table.
+    #[error("--set {text:?}: {message}")]
+    Override { text: String, message: String },
+    /// The values are individually valid but inconsistent with each other.
+    #[error("{origin}: {key}: {message}")]
+    Inconsistent {
+        origin: String,
+        key: String,
+        message: String,
+    },
+}
+
+/// Where the training data comes from and how it is batched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// Dataset root (with `cascade.json`); `--data` overrides it. Default: none (then `--data`
+    /// is required).
+    pub path: Option<PathBuf>,
+    /// Split to train on. Default `train`.
+    pub train_split: String,
+    /// Split to evaluate on during and after training; none disables evaluation. Default `val`
+    /// when the dataset has it, else `test` when it has that, else none.
+    pub eval_split: Option<String>,
+    /// Samples per training step. Default 2048.
+    pub batch_size: usize,
+    /// Shuffle the training split (seeded, different each epoch). Default true.
+    pub shuffle: bool,
+    /// Background loader threads. Default 1.
+    pub loader_threads: usize,
+    /// Transform applied to dense features: `none`, or `log1p` (log(1 + max(x, 0)), as the
+    /// reference DLRM does for Criteo counts). Default `none`.
+    pub dense_transform: DenseTransform,
+    /// What a NaN or infinite dense value does: `error` (stop, naming the column) or `zero`
+    /// (replace with 0). Default `error`.
+    pub non_finite: NonFinitePolicy,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            train_split: "train".into(),
+            eval_split: None,
+            batch_size: 2048,
+            shuffle: true,
+            loader_threads: 1,
+            dense_transform: DenseTransform::None,
+            non_finite: NonFinitePolicy::Error,
+        }
+    }
+}
+
+/// Dense feature transform; see [`DataConfig::dense_transform`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DenseTransform {
+    /// Values are used as stored.
+    None,
+    /// `log(1 + max(x, 0))`.
+    Log1p,
+}
+
+/// Handling of NaN/Inf in dense features; see [`DataConfig::non_finite`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NonFinitePolicy {
+    /// Stop with an error naming the column.
+    Error,
+    /// Replace with 0.
+    Zero,
+}
+
+/// The model architecture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// `dlrm`, `dcn` (DCN-v2, the MLPerf DLRMv2 shape) or `deepfm`.
+    pub kind: ModelKind,
+    /// Embedding dimension of every sparse feature (and the bottom MLP's output). Default 64.
+    pub embedding_dim: usize,
+    /// Bottom MLP hidden and output sizes over the dense features; the last must equal
+    /// `embedding_dim`. Default [512, 256, 64].
+    pub bottom_mlp: Vec<usize>,
+    /// Top (or deep) MLP sizes; must end with 1 (the logit). Default [512, 256, 1].
+    pub top_mlp: Vec<usize>,
+    /// DLRM dot interaction includes each embedding's dot with itself. Default false.
+    pub interaction_self_pairs: bool,
+    /// DCN-v2: number of cross layers. Default 3.
+    pub cross_layers: usize,
+    /// DCN-v2: rank of the low-rank cross weights; 0 for full-rank. Default 0.
+    pub cross_rank: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            kind: ModelKind::Dlrm,
+            embedding_dim: 64,
+            bottom_mlp: vec![512, 256, 64],
+            top_mlp: vec![512, 256, 1],
+            interaction_self_pairs: false,
+            cross_layers: 3,
+            cross_rank: 0,
+        }
+    }
+}
+
+/// Which ranking architecture; see [`ModelConfig::kind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Bottom MLP, pairwise dot interaction, top MLP.
+    Dlrm,
+    /// DCN-v2: cross network over [dense MLP output, embeddings], then the top MLP.
+    Dcn,
+    /// DeepFM: first-order + FM second-order terms + a deep MLP over embeddings.
+    Deepfm,
+}
+
+/// A sparse (embedding) optimizer; see [`EmbeddingConfig::optimizer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SparseOptimizerKind {
+    /// Plain SGD on touched rows.
+    Sgd,
+    /// Row-wise Adagrad (TorchRec's default): one accumulator per row.
+    RowwiseAdagrad,
+    /// Adam with per-element state for touched rows only.
+    Adam,
+}
+
+/// Storage of embedding rows; see [`EmbeddingConfig::storage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// 32-bit floats.
+    F32,
+    /// 16-bit floats.
+    F16,
+    /// 8-bit integers with a per-row scale and bias.
+    Int8,
+}
+
+/// Embedding tables and their fused optimizer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddingConfig {
+    /// Fused sparse optimizer. Default `rowwise_adagrad`.
+    pub optimizer: SparseOptimizerKind,
+    /// Its learning rate. Default 0.01.
+    pub learning_rate: f32,
+    /// Row storage. Default `f32`.
+    pub storage: StorageKind,
+    /// Rows per table when the dataset does not say (hashed features); tables otherwise take
+    /// the feature's cardinality from `cascade.json`. Default none.
+    pub hash_rows: Option<u64>,
+}
+
+impl Default for EmbeddingConfig {
+    fn default() -> Self {
+        Self {
+            optimizer: SparseOptimizerKind::RowwiseAdagrad,
+            learning_rate: 0.01,
+            storage: StorageKind::F32,
+            hash_rows: None,
+        }
+    }
+}
+
+/// A dense-parameter optimizer; see [`OptimizerConfig::kind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DenseOptimizerKind {
+    /// SGD.
+    Sgd,
+    /// Adagrad.
+    Adagrad,
+    /// Adam.
+    Adam,
+}
+
+/// Optimizer of the dense (MLP, cross, interaction) parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptimizerConfig {
+    /// Algorithm. Default `sgd`.
+    pub kind: DenseOptimizerKind,
+    /// Learning rate. Default 0.01.
+    pub learning_rate: f32,
+    /// Clip gradients to this global L2 norm; 0 disables clipping. Default 0.
+    pub clip_norm: f32,
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        Self {
+            kind: DenseOptimizerKind::Sgd,
+            learning_rate: 0.01,
+            clip_norm: 0.0,
+        }
+    }
+}
+
+/// The training loop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoopConfig {
+    /// Passes over the training split. Default 1.
+    pub epochs: u32,
+    /// Stop after this many steps (0: no limit). Default 0.
+    pub max_steps: u64,
+    /// Seed of initialisation and shuffling. Default 0.
+    pub seed: u64,
+    /// Compute threads. Default 2.
+    pub threads: usize,
+    /// Evaluate every N steps (0: at the end of each epoch only). Default 0.
+    pub eval_every: u64,
+    /// Checkpoint every N steps (0: at the end only). Default 0.
+    pub checkpoint_every: u64,
+    /// Log training loss and throughput every N steps. Default 50.
+    pub log_every: u64,
+}
+
+impl Default for LoopConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 1,
+            max_steps: 0,
+            seed: 0,
+            threads: 2,
+            eval_every: 0,
+            checkpoint_every: 0,
+            log_every: 50,
+        }
+    }
+}
+
+/// A whole training configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// The data section.
+    #[serde(default)]
+    pub data: DataConfig,
+    /// The model section.
+    pub model: ModelConfig,
+    /// The embeddings section.
+    #[serde(default)]
+    pub embeddings: EmbeddingConfig,
+    /// The dense optimizer section.
+    #[serde(default)]
+    pub optimizer: OptimizerConfig,
+    /// The training-loop section.
+    #[serde(default)]
+    pub train: LoopConfig,
+}
+
+impl TrainConfig {
+    /// Reads `path`, applies `overrides` (each `key.path=value`), and checks the result.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<TrainConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&path.display().to_string(), &text, overrides)
+    }
+
+    /// Parses TOML `text` (named `origin` in errors), applies `overrides`, and checks the result.
+    pub fn parse(
+        origin: &str,
+        text: &str,
+        overrides: &[String],
+    ) -> Result<TrainConfig, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            origin: origin.into(),
+            message,
+        };
+        let mut tree: toml::Table = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        for text in overrides {
+            apply_override(&mut tree, text)?;
+        }
+        let config: TrainConfig = serde_path_to_error::deserialize(toml::Value::Table(tree))
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let message = e.into_inner().message().to_string();
+                invalid(if path == "." {
+                    message
+                } else {
+                    format!("{path}: {message}")
+                })
+            })?;
+        config.check(origin)?;
+        Ok(config)
+    }
+
+    /// The configuration as TOML, every default written out (saved beside a run).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    fn check(&self, origin: &str) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| ConfigError::Inconsistent {
+            origin: origin.into(),
+            key: key.into(),
+            message,
+        };
+        let m = &self.model;
+        if m.embedding_dim == 0 {
+            return Err(bad("model.embedding_dim", "must be at least 1".into()));
+        }
+        if m.bottom_mlp.last() != Some(&m.embedding_dim) {
+            return Err(bad(
+                "model.bottom_mlp",
+                format!(
+                    "must end with model.embedding_dim ({}), found {:?}",
+                    m.embedding_dim, m.bottom_mlp
+                ),
+            ));
+        }
+        if m.top_mlp.last() != Some(&1) {
+            return Err(bad(
+                "model.top_mlp",
+                format!("must end with 1 (the logit), found {:?}", m.top_mlp),
+            ));
+        }
+        if m.bottom_mlp.contains(&0) || m.top_mlp.contains(&0) {
+            return Err(bad("model", "MLP layer sizes must be at least 1".into()));
+        }
+        if self.data.batch_size == 0 {
+            return Err(bad("data.batch_size", "must be at least 1".into()));
+        }
+        if self.data.loader_threads == 0 {
+            return Err(bad("data.loader_threads", "must be at least 1".into()));
+        }
+        if self.train.threads == 0 {
+            return Err(bad("train.threads", "must be at least 1".into()));
+        }
+        for (key, lr) in [
+            ("embeddings.learning_rate", self.embeddings.learning_rate),
+            ("optimizer.learning_rate", self.optimizer.learning_rate),
+        ] {
+            if !(lr.is_finite() && lr > 0.0) {
+                return Err(bad(key, format!("must be a positive number, found {lr}")));
+            }
+        }
+        if !(self.optimizer.clip_norm.is_finite() && self.optimizer.clip_norm >= 0.0) {
+            return Err(bad(
+                "optimizer.clip_norm",
+                "must be 0 (off) or positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Applies one `a.b.c=value` override to a TOML tree, creating missing tables.
+fn apply_override(tree: &mut toml::Table, text: &str) -> Result<(), ConfigError> {
+    let err = |message: &str| ConfigError::Override {
+        text: text.into(),
+        message: message.into(),
+    };
+    let (key, raw) = text
+        .split_once('=')
+        .ok_or_else(|| err("expected key.path=value"))?;
+    let path: Vec<&str> = key.trim().split('.').collect();
+    if path.iter().any(|p| p.is_empty()) {
+        return Err(err("empty key segment"));
+    }
+    let value = parse_override_value(raw.trim());
+    let (last, parents) = path.split_last().ok_or_else(|| err("empty key"))?;
+    let mut table = tree;
+    for segment in parents {
+        let entry = table
+            .entry(segment.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = entry
+            .as_table_mut()
+            .ok_or_else(|| err(&format!("{segment:?} is not a table")))?;
+    }
+    table.insert(last.to_string(), value);
+    Ok(())
+}
+
+/// Reads an override value as TOML (`3`, `0.1`, `true`, `[1, 2]`, `"x"`), else as a bare string.
+fn parse_override_value(raw: &str) -> toml::Value {
+    let wrapped = format!("v = {raw}");
+    match toml::from_str::<toml::Table>(&wrapped) {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.into())),
+        Err(_) => toml::Value::String(raw.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[model]\nkind = \"dlrm\"\n";
+
+    #[test]
+    fn defaults_are_the_reference_dlrm() {
+        let c = TrainConfig::parse("t.toml", MINIMAL, &[]).unwrap();
+        assert_eq!(c.model.bottom_mlp, vec![512, 256, 64]);
+        assert_eq!(c.model.top_mlp, vec![512, 256, 1]);
+        assert_eq!(c.data.batch_size, 2048);
+        assert_eq!(c.embeddings.optimizer, SparseOptimizerKind::RowwiseAdagrad);
+        // The written-out form parses back to the same configuration.
+        assert_eq!(TrainConfig::parse("again", &c.to_toml(), &[]).unwrap(), c);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = TrainConfig::parse("t.toml", "[model]\nkind = \"dlrm\"\nbotom_mlp = [1]\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("t.toml: ") && err.contains("botom_mlp"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let err = TrainConfig::parse(
+            "t.toml",
+            "[model]\nkind = \"dlrm\"\n[data]\nbatch_size = \"big\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "t.toml: data.batch_size: invalid type: string \"big\", expected usize"
+        );
+    }
+
+    #[test]
+    fn overrides_apply_and_are_checked() {
+        let c = TrainConfig::parse(
+            "t.toml",
+            MINIMAL,
+            &[
+                "train.epochs=3".into(),
+                "model.kind=dcn".into(),
+                "data.path=/tmp/ds".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.train.epochs, 3);
+        assert_eq!(c.model.kind, ModelKind::Dcn);
+        assert_eq!(c.data.path, Some(PathBuf::from("/tmp/ds")));
+        let err = TrainConfig::parse("t.toml", MINIMAL, &["model.embedding_dim=32".into()])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "t.toml: model.bottom_mlp: must end with model.embedding_dim (32), found [512, 256, 64]"
+        );
+        let err = TrainConfig::parse("t.toml", MINIMAL, &["epochs".into()])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "--set \"epochs\": expected key.path=value");
+    }
+}
