@@ -22,14 +22,20 @@ impl std::fmt::Display for JaggedError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             JaggedError::OffsetCount { expected, found } => {
-                write!(f, "jagged offsets: expected {expected} entries, found {found}")
+                write!(
+                    f,
+                    "jagged offsets: expected {expected} entries, found {found}"
+                )
             }
             JaggedError::OffsetsInvalid => write!(
                 f,
                 "jagged offsets must start at 0, never decrease, and end at the number of ids"
             ),
             JaggedError::WeightCount { expected, found } => {
-                write!(f, "jagged weights: expected {expected} (one per id), found {found}")
+                write!(
+                    f,
+                    "jagged weights: expected {expected} (one per id), found {found}"
+                )
             }
         }
     }
@@ -58,18 +64,30 @@ impl KeyedJagged {
     ) -> Result<Self, JaggedError> {
         let expected = keys.len() * batch_size + 1;
         if offsets.len() != expected {
-            return Err(JaggedError::OffsetCount { expected, found: offsets.len() });
+            return Err(JaggedError::OffsetCount {
+                expected,
+                found: offsets.len(),
+            });
         }
         let monotone = offsets.windows(2).all(|w| w[0] <= w[1]);
         if offsets[0] != 0 || !monotone || offsets[offsets.len() - 1] != ids.len() {
             return Err(JaggedError::OffsetsInvalid);
         }
-        if let Some(w) = &weights {
-            if w.len() != ids.len() {
-                return Err(JaggedError::WeightCount { expected: ids.len(), found: w.len() });
-            }
+        if let Some(w) = &weights
+            && w.len() != ids.len()
+        {
+            return Err(JaggedError::WeightCount {
+                expected: ids.len(),
+                found: w.len(),
+            });
         }
-        Ok(Self { keys, batch_size, ids, offsets, weights })
+        Ok(Self {
+            keys,
+            batch_size,
+            ids,
+            offsets,
+            weights,
+        })
     }
 
     /// Feature names, in storage order.
@@ -139,11 +157,23 @@ mod tests {
     #[test]
     fn rejects_inconsistent_parts() {
         let err = KeyedJagged::new(vec!["a".into()], 2, vec![1], vec![0, 1], None).unwrap_err();
-        assert_eq!(err, JaggedError::OffsetCount { expected: 3, found: 2 });
+        assert_eq!(
+            err,
+            JaggedError::OffsetCount {
+                expected: 3,
+                found: 2
+            }
+        );
         let err = KeyedJagged::new(vec!["a".into()], 1, vec![1], vec![0, 2], None).unwrap_err();
         assert_eq!(err, JaggedError::OffsetsInvalid);
         let err =
             KeyedJagged::new(vec!["a".into()], 1, vec![1], vec![0, 1], Some(vec![])).unwrap_err();
-        assert_eq!(err, JaggedError::WeightCount { expected: 1, found: 0 });
+        assert_eq!(
+            err,
+            JaggedError::WeightCount {
+                expected: 1,
+                found: 0
+            }
+        );
     }
 }
