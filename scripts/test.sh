@@ -11,3 +11,4 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --profile ci -- -D warnings
 cargo test --workspace --profile ci
+scripts/interop_mosaic.sh

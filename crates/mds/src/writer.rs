@@ -1,9 +1,19 @@
 //! Writing an MDS dataset: samples are appended to the current shard until `size_limit` would be
 //! exceeded, then the shard is (optionally) compressed, hashed and written; `finish` writes
 //! `index.json`. Shards and index are written to temporary names and renamed when complete.
+//!
+//! The bytes match the Python `MDSWriter`'s for the same samples and options: the embedded
+//! config is `json.dumps(config, sort_keys=True)`, a shard is flushed when its size plus the
+//! next sample (and that sample's 4-byte offset) would exceed the limit. One deliberate
+//! difference: a sample larger than the whole limit goes into its own shard instead of first
+//! emitting an empty shard as the Python writer does.
 
-use crate::{Column, Compression, HashAlgo, Index, Result, Value};
-use std::path::Path;
+use crate::index::{INDEX_FILE, write_atomic};
+use crate::{
+    Column, Compression, Encoding, FileInfo, HashAlgo, Index, MdsError, Result, ShardMeta, Value,
+};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// How a dataset is written; the defaults match `MDSWriter`'s (no compression, no hashes,
 /// 64 MiB shards).
@@ -13,50 +23,293 @@ pub struct WriterOptions {
     pub compression: Option<Compression>,
     /// Digests to record for every stored file.
     pub hashes: Vec<HashAlgo>,
-    /// Maximum uncompressed shard size in bytes.
+    /// Maximum uncompressed shard size in bytes; 0 means no limit (one shard, as long as it
+    /// stays under the format's 4 GiB).
     pub size_limit: u64,
 }
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        Self { compression: None, hashes: Vec::new(), size_limit: 1 << 26 }
+        Self {
+            compression: None,
+            hashes: Vec::new(),
+            size_limit: 1 << 26,
+        }
     }
 }
 
 /// Writes samples into MDS shards in a folder.
 #[derive(Debug)]
 pub struct MdsWriter {
-    _private: (),
+    /// Dataset folder.
+    dir: PathBuf,
+    /// Columns in stored (name-sorted) order.
+    columns: Vec<Column>,
+    /// Fixed size per column, `None` for variable-size columns.
+    sizes: Vec<Option<usize>>,
+    /// Compression, digests and size limit.
+    options: WriterOptions,
+    /// The digest names in the order the Python writer requires (sorted).
+    hash_names: Vec<String>,
+    /// The shard config JSON embedded in every shard.
+    config: Vec<u8>,
+    /// The current shard's sample bytes, concatenated.
+    body: Vec<u8>,
+    /// The current shard's sample sizes.
+    sample_sizes: Vec<u32>,
+    /// Scratch buffer for encoding one sample.
+    scratch: Vec<u8>,
+    /// Shards written so far.
+    shards: Vec<ShardMeta>,
 }
 
 impl MdsWriter {
     /// Starts a dataset in `dir` (created if missing; an existing `index.json` there is an
     /// error). Columns are stored sorted by name, as the Python writer stores them.
     pub fn create(dir: &Path, columns: Vec<Column>, options: WriterOptions) -> Result<MdsWriter> {
-        let _ = (dir, columns, options);
-        todo!()
+        let bad = |message: String| MdsError::Index {
+            path: dir.to_path_buf(),
+            message,
+        };
+        let mut columns = columns;
+        columns.sort_by(|a, b| a.name.cmp(&b.name));
+        if columns.is_empty() {
+            return Err(bad("a dataset needs at least one column".into()));
+        }
+        for pair in columns.windows(2) {
+            if pair[0].name == pair[1].name {
+                return Err(bad(format!("column {:?} is given twice", pair[0].name)));
+            }
+        }
+        for c in &columns {
+            if Encoding::parse(&c.encoding.to_string()).ok().as_ref() != Some(&c.encoding) {
+                return Err(bad(format!(
+                    "column {:?}: an ndarray with a fixed shape needs a fixed dtype",
+                    c.name
+                )));
+            }
+        }
+        let index = dir.join(INDEX_FILE);
+        if index.exists() {
+            return Err(MdsError::Index {
+                path: index,
+                message: "a dataset already exists here; remove it or write to a new folder".into(),
+            });
+        }
+        std::fs::create_dir_all(dir).map_err(MdsError::io(dir))?;
+        let mut hash_names: Vec<String> = options
+            .hashes
+            .iter()
+            .map(|h| h.name().to_string())
+            .collect();
+        hash_names.sort();
+        hash_names.dedup();
+        let sizes: Vec<Option<usize>> = columns.iter().map(|c| c.encoding.fixed_size()).collect();
+        let size_limit = (options.size_limit > 0).then_some(options.size_limit);
+        let config = serde_json::json!({
+            "column_encodings": columns.iter().map(|c| c.encoding.to_string()).collect::<Vec<_>>(),
+            "column_names": columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+            "column_sizes": sizes,
+            "compression": options.compression.map(|c| c.to_string()),
+            "format": "mds",
+            "hashes": hash_names,
+            "size_limit": size_limit,
+            "version": 2,
+        });
+        let mut config_bytes = Vec::new();
+        crate::pyjson::write_value(&config, true, &mut config_bytes);
+        Ok(MdsWriter {
+            dir: dir.to_path_buf(),
+            columns,
+            sizes,
+            options,
+            hash_names,
+            config: config_bytes,
+            body: Vec::new(),
+            sample_sizes: Vec::new(),
+            scratch: Vec::new(),
+            shards: Vec::new(),
+        })
     }
 
     /// The columns in stored (name-sorted) order: the order `write` and `write_encoded` take.
     pub fn columns(&self) -> &[Column] {
-        todo!()
+        &self.columns
     }
 
     /// Appends one sample, its values in [`columns`](Self::columns) order.
     pub fn write(&mut self, sample: &[Value]) -> Result<()> {
-        let _ = sample;
-        todo!()
+        if sample.len() != self.columns.len() {
+            return Err(self.count_error(sample.len()));
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let mut bounds = Vec::with_capacity(sample.len());
+        for (column, value) in self.columns.iter().zip(sample) {
+            let start = scratch.len();
+            column.encoding.encode(&column.name, value, &mut scratch)?;
+            bounds.push(start..scratch.len());
+        }
+        let parts: Vec<&[u8]> = bounds.into_iter().map(|r| &scratch[r]).collect();
+        let result = self.write_encoded(&parts);
+        self.scratch = scratch;
+        result
     }
 
     /// Appends one sample from already-encoded column bytes, in [`columns`](Self::columns)
     /// order (the fast path for generators and converters).
     pub fn write_encoded(&mut self, columns: &[&[u8]]) -> Result<()> {
-        let _ = columns;
-        todo!()
+        if columns.len() != self.columns.len() {
+            return Err(self.count_error(columns.len()));
+        }
+        let mut size = 0usize;
+        for ((column, fixed), bytes) in self.columns.iter().zip(&self.sizes).zip(columns) {
+            match fixed {
+                Some(n) if *n != bytes.len() => {
+                    return Err(MdsError::Value {
+                        column: column.name.clone(),
+                        message: format!(
+                            "{} value has {} bytes; the encoding stores exactly {n}",
+                            column.encoding,
+                            bytes.len()
+                        ),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    if u32::try_from(bytes.len()).is_err() {
+                        return Err(MdsError::Value {
+                            column: column.name.clone(),
+                            message: format!("a value of {} bytes exceeds 4 GiB", bytes.len()),
+                        });
+                    }
+                    size += 4;
+                }
+            }
+            size += bytes.len();
+        }
+        // As the Python writer: the shard's header and config, its samples, 4 bytes of offset
+        // per sample, and this one.
+        let limit = self.options.size_limit;
+        if limit > 0 && !self.sample_sizes.is_empty() && self.shard_size() + size as u64 + 4 > limit
+        {
+            self.flush()?;
+        }
+        if self.shard_size() + size as u64 + 4 > u64::from(u32::MAX) {
+            if self.sample_sizes.is_empty() {
+                return Err(MdsError::Value {
+                    column: String::new(),
+                    message: format!("a sample of {size} bytes does not fit in a 4 GiB shard"),
+                });
+            }
+            self.flush()?;
+        }
+        for ((bytes, fixed), _) in columns.iter().zip(&self.sizes).zip(&self.columns) {
+            if fixed.is_none() {
+                self.body
+                    .extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            }
+        }
+        for bytes in columns {
+            self.body.extend_from_slice(bytes);
+        }
+        self.sample_sizes.push(size as u32);
+        Ok(())
     }
 
     /// Flushes the last shard and writes `index.json`.
-    pub fn finish(self) -> Result<Index> {
-        todo!()
+    pub fn finish(mut self) -> Result<Index> {
+        if !self.sample_sizes.is_empty() {
+            self.flush()?;
+        }
+        let index = Index {
+            shards: std::mem::take(&mut self.shards),
+            version: 2,
+        };
+        index.save(&self.dir)?;
+        Ok(index)
+    }
+
+    /// Bytes the current shard would take, counted the way the Python writer counts them
+    /// (8 header bytes, the config, and 4 offset bytes plus the data of each sample).
+    fn shard_size(&self) -> u64 {
+        8 + self.config.len() as u64 + self.body.len() as u64 + 4 * self.sample_sizes.len() as u64
+    }
+
+    /// The error for a sample with the wrong number of columns.
+    fn count_error(&self, got: usize) -> MdsError {
+        MdsError::Value {
+            column: self
+                .columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            message: format!(
+                "a sample has {got} values; the dataset has {} columns",
+                self.columns.len()
+            ),
+        }
+    }
+
+    /// Writes the current shard (compressed and hashed) and records it.
+    fn flush(&mut self) -> Result<()> {
+        let n = self.sample_sizes.len();
+        let header = 4 * (n + 2) + self.config.len();
+        let mut raw = Vec::with_capacity(header + self.body.len());
+        raw.extend_from_slice(&(n as u32).to_le_bytes());
+        let mut offset = header as u32;
+        raw.extend_from_slice(&offset.to_le_bytes());
+        for size in &self.sample_sizes {
+            offset += size;
+            raw.extend_from_slice(&offset.to_le_bytes());
+        }
+        raw.extend_from_slice(&self.config);
+        raw.extend_from_slice(&self.body);
+        let shard = self.shards.len();
+        let raw_basename = format!("shard.{shard:05}.mds");
+        let raw_data = self.file_info(&raw_basename, &raw);
+        let (zip_data, stored, stored_name) = match self.options.compression {
+            Some(c) => {
+                let zipped = c.compress(&raw)?;
+                let name = format!("{raw_basename}.{}", c.extension());
+                (Some(self.file_info(&name, &zipped)), zipped, name)
+            }
+            None => (None, raw, raw_basename),
+        };
+        write_atomic(&self.dir.join(&stored_name), &stored)?;
+        self.shards.push(ShardMeta {
+            column_encodings: self
+                .columns
+                .iter()
+                .map(|c| c.encoding.to_string())
+                .collect(),
+            column_names: self.columns.iter().map(|c| c.name.clone()).collect(),
+            column_sizes: self.sizes.iter().map(|s| s.map(|s| s as u64)).collect(),
+            compression: self.options.compression.map(|c| c.to_string()),
+            format: "mds".into(),
+            hashes: self.hash_names.clone(),
+            raw_data,
+            samples: n as u64,
+            size_limit: (self.options.size_limit > 0).then_some(self.options.size_limit),
+            version: 2,
+            zip_data,
+        });
+        self.body.clear();
+        self.sample_sizes.clear();
+        Ok(())
+    }
+
+    /// Size and digests of a stored file.
+    fn file_info(&self, basename: &str, data: &[u8]) -> FileInfo {
+        let mut hashes = BTreeMap::new();
+        for algo in &self.options.hashes {
+            hashes.insert(algo.name().to_string(), algo.hex_digest(data));
+        }
+        FileInfo {
+            basename: basename.to_string(),
+            bytes: data.len() as u64,
+            hashes,
+        }
     }
 }
