@@ -1,13 +1,12 @@
 //! A columnar training batch: what the streaming reader yields and models consume.
 
 use crate::KeyedJagged;
-use serde::{Deserialize, Serialize};
 
 /// One batch of samples, columnar: a dense feature matrix, multi-hot sparse features and labels.
 ///
 /// `dense` is row-major with `num_dense` columns (`dense.len() == len * num_dense`); `labels` has
 /// one entry per sample (0.0/1.0 for click-style targets, or the raw value for regression).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Batch {
     /// Number of samples.
     pub len: usize,

@@ -5,7 +5,6 @@
 //! `offsets` has `F * B + 1` entries and bag `(f, s)` is `ids[offsets[f * B + s]..offsets[f * B + s + 1]]`.
 //! Optional per-id `weights` (same length as `ids`) scale each id's embedding during pooling.
 
-use serde::{Deserialize, Serialize};
 
 /// Why a [`KeyedJagged`] could not be built from its parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +43,7 @@ impl std::fmt::Display for JaggedError {
 impl std::error::Error for JaggedError {}
 
 /// Multi-hot sparse features of a batch, feature-major, as the embedding layer consumes them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct KeyedJagged {
     keys: Vec<String>,
     batch_size: usize,
