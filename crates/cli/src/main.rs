@@ -3,6 +3,10 @@
 //! parses arguments, calls a library, and prints.
 
 mod data;
+mod eval;
+mod predict;
+mod runs;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -20,12 +24,25 @@ enum Command {
     /// Convert, generate, inspect and verify datasets (MDS shards).
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Train a ranking model from a TOML configuration, or resume an interrupted run.
+    Train(train::TrainArgs),
+    /// Evaluate a run's latest model on a dataset split (AUC, log loss, NE, calibration).
+    Eval(eval::EvalArgs),
+    /// Write a run's click probabilities for a dataset split to a CSV file.
+    Predict(predict::PredictArgs),
+    /// List, show, compare and sync the runs in the local run store.
+    #[command(subcommand)]
+    Runs(runs::RunsCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Data(command) => data::run(command),
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Predict(args) => predict::run(args),
+        Command::Runs(command) => runs::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

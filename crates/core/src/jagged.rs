@@ -5,7 +5,6 @@
 //! `offsets` has `F * B + 1` entries and bag `(f, s)` is `ids[offsets[f * B + s]..offsets[f * B + s + 1]]`.
 //! Optional per-id `weights` (same length as `ids`) scale each id's embedding during pooling.
 
-
 /// Why a [`KeyedJagged`] could not be built from its parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JaggedError {

@@ -15,7 +15,10 @@ pub const MANIFEST_VERSION: u32 = 1;
 pub enum ManifestError {
     /// The file could not be read or written.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The file is not a valid manifest.
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
@@ -90,10 +93,22 @@ impl DatasetManifest {
     /// Reads `DIR/cascade.json`.
     pub fn load(dir: &Path) -> Result<DatasetManifest, ManifestError> {
         let path = dir.join(MANIFEST_FILE);
-        let text = std::fs::read(&path)
-            .map_err(|source| ManifestError::Io { path: path.clone(), source })?;
-        let manifest: DatasetManifest = serde_json::from_slice(&text)
-            .map_err(|e| ManifestError::Invalid { path: path.clone(), message: e.to_string() })?;
+        let text = std::fs::read(&path).map_err(|source| ManifestError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        DatasetManifest::parse(&path, &text)
+    }
+
+    /// Parses manifest JSON read from `path` (a file or URL, named in errors), checking the
+    /// format version.
+    pub fn parse(path: &Path, text: &[u8]) -> Result<DatasetManifest, ManifestError> {
+        let path = path.to_path_buf();
+        let manifest: DatasetManifest =
+            serde_json::from_slice(text).map_err(|e| ManifestError::Invalid {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
         if manifest.version != MANIFEST_VERSION {
             return Err(ManifestError::Invalid {
                 path,
@@ -109,9 +124,14 @@ impl DatasetManifest {
     /// Writes `DIR/cascade.json` atomically (temporary file, then rename).
     pub fn save(&self, dir: &Path) -> Result<(), ManifestError> {
         let path = dir.join(MANIFEST_FILE);
-        let io = |source| ManifestError::Io { path: path.clone(), source };
-        let text = serde_json::to_vec_pretty(self)
-            .map_err(|e| ManifestError::Invalid { path: path.clone(), message: e.to_string() })?;
+        let io = |source| ManifestError::Io {
+            path: path.clone(),
+            source,
+        };
+        let text = serde_json::to_vec_pretty(self).map_err(|e| ManifestError::Invalid {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
         std::io::Write::write_all(&mut tmp, &text).map_err(io)?;
         tmp.persist(&path).map_err(|e| io(e.error))?;
@@ -141,13 +161,22 @@ mod tests {
     fn round_trips_and_names_missing_split() {
         let dir = tempfile::tempdir().unwrap();
         let mut splits = BTreeMap::new();
-        splits.insert("train".to_string(), SplitInfo { path: "train".into(), samples: 10 });
+        splits.insert(
+            "train".to_string(),
+            SplitInfo {
+                path: "train".into(),
+                samples: 10,
+            },
+        );
         let m = DatasetManifest {
             version: MANIFEST_VERSION,
             source: "test".into(),
             splits,
             label: Some("label".into()),
-            dense: vec![DenseFeature { column: "dense".into(), width: 13 }],
+            dense: vec![DenseFeature {
+                column: "dense".into(),
+                width: 13,
+            }],
             sparse: vec![SparseFeature {
                 name: "user".into(),
                 column: "user".into(),
@@ -160,6 +189,9 @@ mod tests {
         m.save(dir.path()).unwrap();
         assert_eq!(DatasetManifest::load(dir.path()).unwrap(), m);
         let err = m.split_dir(dir.path(), "test").unwrap_err().to_string();
-        assert!(err.contains("no split named \"test\"; the dataset has: train"), "{err}");
+        assert!(
+            err.contains("no split named \"test\"; the dataset has: train"),
+            "{err}"
+        );
     }
 }

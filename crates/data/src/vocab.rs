@@ -11,10 +11,17 @@ use std::path::{Path, PathBuf};
 pub enum VocabError {
     /// The file could not be read or written.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The file is not a valid vocabulary.
     #[error("{path}: line {line}: {message}")]
-    Invalid { path: PathBuf, line: usize, message: String },
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
 }
 
 /// A bidirectional raw-id ↔ index mapping.
@@ -48,7 +55,9 @@ impl Vocabulary {
 
     /// The raw id at `index`, if in range.
     pub fn raw(&self, index: u64) -> Option<&str> {
-        self.raw.get(usize::try_from(index).ok()?).map(String::as_str)
+        self.raw
+            .get(usize::try_from(index).ok()?)
+            .map(String::as_str)
     }
 
     /// Number of ids.
@@ -63,8 +72,10 @@ impl Vocabulary {
 
     /// Reads a vocabulary file; empty, duplicate or newline-bearing ids are errors naming the line.
     pub fn load(path: &Path) -> Result<Vocabulary, VocabError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| VocabError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| VocabError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut vocab = Vocabulary::new();
         for (n, line) in text.lines().enumerate() {
             if line.is_empty() {
@@ -88,7 +99,10 @@ impl Vocabulary {
 
     /// Writes the vocabulary atomically (temporary file in the same folder, then rename).
     pub fn save(&self, path: &Path) -> Result<(), VocabError> {
-        let io = |source| VocabError::Io { path: path.to_path_buf(), source };
+        let io = |source| VocabError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let dir = path.parent().unwrap_or(Path::new("."));
         let mut text = String::with_capacity(self.raw.iter().map(|r| r.len() + 1).sum());
         for (n, raw) in self.raw.iter().enumerate() {

@@ -1,1 +1,58 @@
-//! Dense layers with hand-derived backward passes on a fast GEMM: linear, activations, MLP, DLRM interaction, DCN-v2 cross, FM, losses and dense optimizers.
+//! Dense layers with hand-derived backward passes on a fast GEMM: linear, activations, MLP, DLRM
+//! interaction, DCN-v2 cross, FM, two-tower scoring, losses and dense optimizers.
+//!
+//! Every layer owns preallocated buffers for its output and its input gradient and reuses them
+//! from step to step, so a training step allocates nothing once batch shapes have been seen.
+//! Layers do not copy their input: the caller passes the same input to
+//! [`Layer::backward`] that it passed to [`Layer::forward`], exactly as an autograd engine
+//! keeps references to saved tensors. Parameter gradients accumulate; call
+//! [`zero_grad`] between steps.
+//!
+//! Threading: matrix products run on the `gemm` crate with its Rayon parallelism and
+//! elementwise work runs on Rayon, both on the *current* Rayon pool. Run a step inside
+//! `ThreadPool::install` to choose the thread count. Reductions use a fixed partition of the
+//! batch, so results are bit-identical for the same seed and thread count.
+
+mod activation;
+mod clip;
+mod cross;
+mod error;
+mod fm;
+mod interaction;
+mod kernels;
+mod layer;
+mod linear;
+mod loss;
+mod matmul;
+mod mlp;
+mod normalize;
+mod optim;
+mod par;
+mod param;
+mod rng;
+mod scoring;
+mod tensor;
+
+#[cfg(test)]
+mod gradcheck;
+
+pub use activation::{Activation, Relu, Sigmoid};
+pub use clip::{clip_grad_norm, clip_grad_value};
+pub use cross::{CrossKind, CrossNetwork};
+pub use error::NnError;
+pub use fm::FmSecondOrder;
+pub use interaction::DotInteraction;
+pub use layer::Layer;
+pub use linear::Linear;
+pub use loss::{BceWithLogits, InBatchSoftmax};
+pub use matmul::{Op, matmul};
+pub use mlp::Mlp;
+pub use normalize::L2Normalize;
+pub use optim::{Adagrad, Adam, Optimizer, Sgd};
+pub use param::{
+    ParamMut, Parameters, gather_grads, gather_values, parameter_count, scatter_grads,
+    scatter_values, zero_grad,
+};
+pub use rng::Rng;
+pub use scoring::{InBatchScores, RowDot};
+pub use tensor::{MatMut, MatRef, Matrix};

@@ -7,6 +7,7 @@
 //! before it is checked, with `v` read as a TOML value (`--set train.epochs=3`,
 //! `--set model.kind=dcn`, `--set data.path=/tmp/ds`), or as a string when it is not one.
 
+pub use cascade_model::{DenseOptimizerKind, ModelKind};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -50,6 +51,9 @@ pub struct DataConfig {
     pub batch_size: usize,
     /// Shuffle the training split (seeded, different each epoch). Default true.
     pub shuffle: bool,
+    /// Samples per shuffle window (larger mixes more, keeps more shards in memory). Default
+    /// 262144.
+    pub shuffle_window: u64,
     /// Background loader threads. Default 1.
     pub loader_threads: usize,
     /// Transform applied to dense features: `none`, or `log1p` (log(1 + max(x, 0)), as the
@@ -68,6 +72,7 @@ impl Default for DataConfig {
             eval_split: None,
             batch_size: 2048,
             shuffle: true,
+            shuffle_window: 1 << 18,
             loader_threads: 1,
             dense_transform: DenseTransform::None,
             non_finite: NonFinitePolicy::Error,
@@ -130,18 +135,6 @@ impl Default for ModelConfig {
     }
 }
 
-/// Which ranking architecture; see [`ModelConfig::kind`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelKind {
-    /// Bottom MLP, pairwise dot interaction, top MLP.
-    Dlrm,
-    /// DCN-v2: cross network over [dense MLP output, embeddings], then the top MLP.
-    Dcn,
-    /// DeepFM: first-order + FM second-order terms + a deep MLP over embeddings.
-    Deepfm,
-}
-
 /// A sparse (embedding) optimizer; see [`EmbeddingConfig::optimizer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -192,18 +185,6 @@ impl Default for EmbeddingConfig {
     }
 }
 
-/// A dense-parameter optimizer; see [`OptimizerConfig::kind`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DenseOptimizerKind {
-    /// SGD.
-    Sgd,
-    /// Adagrad.
-    Adagrad,
-    /// Adam.
-    Adam,
-}
-
 /// Optimizer of the dense (MLP, cross, interaction) parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -212,6 +193,8 @@ pub struct OptimizerConfig {
     pub kind: DenseOptimizerKind,
     /// Learning rate. Default 0.01.
     pub learning_rate: f32,
+    /// SGD momentum; 0 for none (ignored by Adagrad and Adam). Default 0.
+    pub momentum: f32,
     /// Clip gradients to this global L2 norm; 0 disables clipping. Default 0.
     pub clip_norm: f32,
 }
@@ -221,6 +204,7 @@ impl Default for OptimizerConfig {
         Self {
             kind: DenseOptimizerKind::Sgd,
             learning_rate: 0.01,
+            momentum: 0.0,
             clip_norm: 0.0,
         }
     }
@@ -244,6 +228,8 @@ pub struct LoopConfig {
     pub checkpoint_every: u64,
     /// Log training loss and throughput every N steps. Default 50.
     pub log_every: u64,
+    /// Checkpoints kept in the run folder; older ones are deleted. Default 2.
+    pub keep_checkpoints: usize,
 }
 
 impl Default for LoopConfig {
@@ -256,6 +242,7 @@ impl Default for LoopConfig {
             eval_every: 0,
             checkpoint_every: 0,
             log_every: 50,
+            keep_checkpoints: 2,
         }
     }
 }
@@ -356,6 +343,24 @@ impl TrainConfig {
         }
         if self.data.loader_threads == 0 {
             return Err(bad("data.loader_threads", "must be at least 1".into()));
+        }
+        if self.data.shuffle_window == 0 {
+            return Err(bad("data.shuffle_window", "must be at least 1".into()));
+        }
+        if self.train.keep_checkpoints == 0 {
+            return Err(bad("train.keep_checkpoints", "must be at least 1".into()));
+        }
+        if self.model.kind == ModelKind::Dcn && self.model.cross_layers == 0 {
+            return Err(bad(
+                "model.cross_layers",
+                "DCN-v2 needs at least one".into(),
+            ));
+        }
+        if !(self.optimizer.momentum.is_finite() && (0.0..1.0).contains(&self.optimizer.momentum)) {
+            return Err(bad(
+                "optimizer.momentum",
+                format!("must be in [0, 1), found {}", self.optimizer.momentum),
+            ));
         }
         if self.train.threads == 0 {
             return Err(bad("train.threads", "must be at least 1".into()));

@@ -2,7 +2,28 @@
 //!
 //! A run is described by a TOML [`config::TrainConfig`] (every key documented, every default
 //! stated, unknown keys refused), optionally overridden key by key from the command line.
+//! [`train`] builds the ranking model the configuration and the dataset's manifest describe
+//! and trains it on the streaming reader, writing its run folder (resolved configuration,
+//! metrics log, summary, checkpoints); [`resume`] continues an interrupted run with exactly
+//! the next batch. [`load_run`] reopens a run's latest model for [`predict`] and evaluation.
 
+mod checkpoint;
 pub mod config;
+mod error;
+mod evaluate;
+mod features;
+mod model_spec;
+mod progress;
+mod run;
+mod run_dir;
+mod trainer;
 
+pub use checkpoint::TrainerState;
 pub use config::{ConfigError, TrainConfig};
+pub use error::{Result, TrainError};
+pub use evaluate::{EvalInput, Predictions, predict};
+pub use features::DensePrep;
+pub use model_spec::ranking_spec;
+pub use run::{LoadedRun, load_run};
+pub use run_dir::{CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, write_atomic};
+pub use trainer::{eval_json, eval_split, resume, train};

@@ -1,0 +1,53 @@
+//! Errors of the streaming reader. Every variant names what the user can act on: the file, the
+//! shard, the column, the option or the remote location.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong opening or reading a streaming dataset.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// The MDS layer refused a file (bad index, corrupt or truncated shard, hash mismatch).
+    #[error(transparent)]
+    Mds(#[from] cascade_mds::MdsError),
+    /// The dataset manifest could not be read or is invalid.
+    #[error(transparent)]
+    Manifest(#[from] crate::ManifestError),
+    /// A local file (cache entry, resume state) could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A remote object could not be listed or downloaded.
+    #[error("{location}: {message}")]
+    Remote { location: String, message: String },
+    /// The shard cache cannot do what was asked (e.g. its size limit is below what is in use).
+    #[error("shard cache {dir}: {message}")]
+    Cache { dir: PathBuf, message: String },
+    /// A column cannot become part of a batch (wrong type, wrong width, negative id, ...).
+    #[error("{shard}: sample {sample}: column {column:?}: {message}")]
+    Column {
+        shard: String,
+        sample: usize,
+        column: String,
+        message: String,
+    },
+    /// The manifest's feature description does not fit the dataset's columns.
+    #[error("{dataset}: {message}")]
+    Schema { dataset: String, message: String },
+    /// A reader option is out of range.
+    #[error("reader option {option}: {message}")]
+    Config {
+        option: &'static str,
+        message: String,
+    },
+    /// A resume state that does not belong to this dataset or reader configuration.
+    #[error("resume state: {message}")]
+    Resume { message: String },
+    /// A loader thread stopped without reporting a result (it panicked).
+    #[error("loader thread {worker} stopped unexpectedly: {message}")]
+    Worker { worker: usize, message: String },
+}
+
+/// Result alias for the streaming reader.
+pub type Result<T, E = DataError> = std::result::Result<T, E>;

@@ -1,0 +1,107 @@
+//! DLRM: a bottom MLP maps the dense features to one `D`-wide vector, the pairwise dot
+//! interaction crosses it with every pooled embedding, and the top MLP maps the dense vector
+//! plus the interactions to a logit.
+//!
+//! Without dense features the interaction runs over the embeddings alone: the first
+//! embedding takes the place of the dense vector.
+
+use crate::error::Result;
+use crate::rows;
+use crate::spec::RankingSpec;
+use cascade_nn::{
+    Activation, DotInteraction, Layer, MatRef, Matrix, Mlp, ParamMut, Parameters, Rng,
+};
+
+/// The dense part of a DLRM (everything but the embedding tables).
+#[derive(Debug, Clone)]
+pub(crate) struct Dlrm {
+    dim: usize,
+    bottom: Option<Mlp>,
+    interaction: DotInteraction,
+    top: Mlp,
+    /// `[bottom output | embeddings]`, the interaction input when there are dense features.
+    z: Matrix,
+    /// The interaction output, kept as the top MLP's input for backward.
+    top_input: Matrix,
+    grad_bottom: Matrix,
+    grad_pooled: Matrix,
+}
+
+impl Dlrm {
+    /// Builds the layers of `spec`, bottom MLP first, from `rng`.
+    pub(crate) fn new(spec: &RankingSpec, rng: &mut Rng) -> Result<Self> {
+        let dim = spec.embedding_dim;
+        let bottom = (spec.num_dense > 0)
+            .then(|| {
+                let sizes = RankingSpec::with_input(spec.num_dense, &spec.bottom_mlp);
+                Mlp::new(&sizes, Activation::Relu, rng)
+            })
+            .transpose()?;
+        // With dense features the bottom output is vector 0; without, the first embedding is.
+        let others = if bottom.is_some() {
+            spec.sparse.len()
+        } else {
+            spec.sparse.len() - 1
+        };
+        let interaction = DotInteraction::new(others, dim, spec.interaction_self_pairs)?;
+        let top_sizes = RankingSpec::with_input(interaction.out_cols(), &spec.top_mlp);
+        let top = Mlp::new(&top_sizes, Activation::Identity, rng)?;
+        Ok(Self {
+            dim,
+            bottom,
+            interaction,
+            top,
+            z: Matrix::default(),
+            top_input: Matrix::default(),
+            grad_bottom: Matrix::default(),
+            grad_pooled: Matrix::default(),
+        })
+    }
+
+    /// Computes the logits `[batch, 1]` from the dense features and the pooled embeddings.
+    pub(crate) fn forward(&mut self, dense: MatRef<'_>, pooled: MatRef<'_>) -> Result<MatRef<'_>> {
+        let z = match &mut self.bottom {
+            Some(bottom) => {
+                let x = bottom.forward(dense)?;
+                rows::concat(&mut self.z, x, pooled);
+                self.z.view()
+            }
+            None => pooled,
+        };
+        let out = self.interaction.forward(z)?;
+        self.top_input.resize(out.rows(), out.cols());
+        self.top_input
+            .as_mut_slice()
+            .copy_from_slice(out.as_slice());
+        Ok(self.top.forward(self.top_input.view())?)
+    }
+
+    /// Accumulates the dense gradients for `grad_logits` and returns the gradient with respect
+    /// to the pooled embeddings; the inputs must be those of the last forward pass.
+    pub(crate) fn backward(
+        &mut self,
+        dense: MatRef<'_>,
+        pooled: MatRef<'_>,
+        grad_logits: MatRef<'_>,
+    ) -> Result<&[f32]> {
+        let g = self.top.backward(self.top_input.view(), grad_logits)?;
+        match &mut self.bottom {
+            Some(bottom) => {
+                let dz = self.interaction.backward(self.z.view(), g)?;
+                rows::split(dz, self.dim, &mut self.grad_bottom, &mut self.grad_pooled);
+                bottom.backward_params_only(dense, self.grad_bottom.view())?;
+                Ok(self.grad_pooled.as_slice())
+            }
+            None => Ok(self.interaction.backward(pooled, g)?.as_slice()),
+        }
+    }
+}
+
+impl Parameters for Dlrm {
+    fn visit_parameters(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {
+        if let Some(bottom) = &mut self.bottom {
+            bottom.visit_parameters(f);
+        }
+        self.top.visit_parameters(f);
+    }
+}

@@ -1,0 +1,29 @@
+//! Ranking models: DLRM, DCN-v2 and DeepFM over an embedding collection and dense layers.
+//!
+//! A [`RankingModel`] is built from a [`RankingSpec`] (architecture, feature inputs, layer
+//! sizes, optimizers, seed). One training step is [`RankingModel::forward`] on a
+//! [`Batch`](cascade_core::Batch), the loss, [`RankingModel::backward`] (which also applies the
+//! fused sparse optimizer to the embedding rows the batch touched) and
+//! [`RankingModel::step`] for the dense parameters. Between `backward` and `step` the dense
+//! gradients can be read and written as one flat buffer, which is what a data-parallel trainer
+//! all-reduces. [`RankingModel::save`] and [`RankingModel::load`] keep the whole training state
+//! (dense parameters, optimizer states, embedding tables) in a checkpoint folder whose header
+//! names the model, so a checkpoint is never loaded into a model it was not written by.
+
+mod checkpoint;
+mod dcn;
+mod deepfm;
+mod dense_optim;
+mod dlrm;
+mod error;
+#[cfg(test)]
+mod gradcheck;
+mod ranking;
+mod rows;
+mod spec;
+
+pub use checkpoint::{CHECKPOINT_FORMAT, CHECKPOINT_VERSION};
+pub use dense_optim::DenseOptimizer;
+pub use error::ModelError;
+pub use ranking::RankingModel;
+pub use spec::{DenseOptimizerKind, DenseOptimizerSpec, ModelKind, RankingSpec, SparseInput};

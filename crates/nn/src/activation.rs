@@ -1,0 +1,206 @@
+//! Elementwise activations: fused into [`crate::Linear`] and available as standalone layers.
+//!
+//! Both ReLU and sigmoid have derivatives expressible from their output alone
+//! (`y > 0` and `y (1 - y)`), so a layer that applies them needs to keep only its output.
+
+use crate::error::{NnError, check_dims};
+use crate::layer::Layer;
+use crate::par::for_row_chunks;
+use crate::param::Parameters;
+use crate::tensor::{MatRef, Matrix};
+
+/// An elementwise nonlinearity applied after a linear map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// No nonlinearity: the layer outputs logits or raw projections.
+    Identity,
+    /// `max(x, 0)`.
+    Relu,
+    /// `1 / (1 + e^-x)`.
+    Sigmoid,
+}
+
+impl Activation {
+    /// The activation of `x`.
+    #[inline(always)]
+    pub(crate) fn apply(self, x: f32) -> f32 {
+        match self {
+            Activation::Identity => x,
+            Activation::Relu => x.max(0.0),
+            Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+        }
+    }
+
+    /// The derivative, expressed through the activation's output `y`, times `g`.
+    #[inline(always)]
+    pub(crate) fn backprop(self, y: f32, g: f32) -> f32 {
+        match self {
+            Activation::Identity => g,
+            Activation::Relu => {
+                if y > 0.0 {
+                    g
+                } else {
+                    0.0
+                }
+            }
+            Activation::Sigmoid => g * y * (1.0 - y),
+        }
+    }
+
+    /// `out[r][c] = act(out[r][c] + bias[c])` over every row of `out`.
+    pub(crate) fn add_bias_apply(self, out: &mut [f32], bias: &[f32]) {
+        let cols = bias.len();
+        for_row_chunks(out, cols, |_, chunk| {
+            for row in chunk.chunks_exact_mut(cols) {
+                for (v, b) in row.iter_mut().zip(bias) {
+                    *v = self.apply(*v + b);
+                }
+            }
+        });
+    }
+
+    /// `grad_in = grad_out ⊙ act'(·)` given the activation's output.
+    fn backprop_all(self, output: &[f32], grad_out: &[f32], grad_in: &mut [f32], cols: usize) {
+        for_row_chunks(grad_in, cols, |first_row, chunk| {
+            let at = first_row * cols;
+            let y = &output[at..at + chunk.len()];
+            let g = &grad_out[at..at + chunk.len()];
+            for ((d, y), g) in chunk.iter_mut().zip(y).zip(g) {
+                *d = self.backprop(*y, *g);
+            }
+        });
+    }
+}
+
+/// A standalone elementwise activation layer (ReLU or sigmoid).
+#[derive(Debug, Clone)]
+struct Elementwise {
+    activation: Activation,
+    output: Matrix,
+    grad_input: Matrix,
+}
+
+impl Elementwise {
+    fn forward(&mut self, input: MatRef<'_>) -> MatRef<'_> {
+        let (rows, cols) = input.dims();
+        self.output.resize(rows, cols);
+        let act = self.activation;
+        let src = input.as_slice();
+        for_row_chunks(self.output.as_mut_slice(), cols, |first_row, chunk| {
+            let at = first_row * cols;
+            let n = chunk.len();
+            for (o, x) in chunk.iter_mut().zip(&src[at..at + n]) {
+                *o = act.apply(*x);
+            }
+        });
+        self.output.view()
+    }
+
+    fn backward(&mut self, grad_output: MatRef<'_>) -> Result<MatRef<'_>, NnError> {
+        check_dims(
+            "activation gradient",
+            (self.output.rows(), self.output.cols()),
+            grad_output.dims(),
+        )?;
+        let (rows, cols) = grad_output.dims();
+        self.grad_input.resize(rows, cols);
+        self.activation.backprop_all(
+            self.output.as_slice(),
+            grad_output.as_slice(),
+            self.grad_input.as_mut_slice(),
+            cols,
+        );
+        Ok(self.grad_input.view())
+    }
+}
+
+macro_rules! activation_layer {
+    ($name:ident, $act:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug, Clone)]
+        pub struct $name(Elementwise);
+
+        impl $name {
+            /// A layer with empty buffers; they grow on the first batch.
+            pub fn new() -> Self {
+                Self(Elementwise {
+                    activation: $act,
+                    output: Matrix::default(),
+                    grad_input: Matrix::default(),
+                })
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl Parameters for $name {}
+
+        impl Layer for $name {
+            fn forward(&mut self, input: MatRef<'_>) -> Result<MatRef<'_>, NnError> {
+                Ok(self.0.forward(input))
+            }
+
+            fn backward(
+                &mut self,
+                input: MatRef<'_>,
+                grad_output: MatRef<'_>,
+            ) -> Result<MatRef<'_>, NnError> {
+                check_dims("activation input", grad_output.dims(), input.dims())?;
+                self.0.backward(grad_output)
+            }
+
+            fn output_cols(&self, input_cols: usize) -> Result<usize, NnError> {
+                Ok(input_cols)
+            }
+        }
+    };
+}
+
+activation_layer!(
+    Relu,
+    Activation::Relu,
+    "Rectified linear unit, `max(x, 0)`, as a layer of its own."
+);
+activation_layer!(
+    Sigmoid,
+    Activation::Sigmoid,
+    "Logistic sigmoid, `1 / (1 + e^-x)`, as a layer of its own (e.g. to turn a logit into a click probability)."
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::{check_layer, random_matrix};
+
+    #[test]
+    fn relu_and_sigmoid_values() {
+        let x = Matrix::from_vec(1, 3, vec![-2.0, 0.5, 0.0]).unwrap();
+        let mut relu = Relu::new();
+        assert_eq!(relu.forward(x.view()).unwrap().as_slice(), &[0.0, 0.5, 0.0]);
+        let mut sig = Sigmoid::new();
+        let y = sig.forward(x.view()).unwrap().as_slice().to_vec();
+        assert!((y[0] - 0.119_202_92).abs() < 1e-6);
+        assert!((y[2] - 0.5).abs() < 1e-7);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let x = random_matrix(6, 5, 1, 1.0);
+        check_layer(&mut Relu::new(), &x, 1e-3, 2e-3);
+        check_layer(&mut Sigmoid::new(), &x, 1e-2, 2e-3);
+    }
+
+    #[test]
+    fn backward_rejects_a_wrong_gradient_shape() {
+        let x = random_matrix(2, 3, 1, 1.0);
+        let mut relu = Relu::new();
+        relu.forward(x.view()).unwrap();
+        let g = Matrix::zeros(2, 4);
+        assert!(relu.backward(x.view(), g.view()).is_err());
+    }
+}

@@ -1,0 +1,296 @@
+//! A fully connected layer `y = act(x Wᵀ + b)` with the bias and activation fused.
+//!
+//! The weight is stored as PyTorch stores it, `[out, in]`, so checkpoints map one to one.
+//! Forward is one GEMM plus one pass that adds the bias and applies the activation. Backward
+//! is one pass that applies the activation's derivative while summing the bias gradient per
+//! fixed chunk of rows, then two GEMMs that read the transposed operands through strides.
+
+use crate::activation::Activation;
+use crate::error::{NnError, check_cols, check_dims};
+use crate::layer::Layer;
+use crate::matmul::{Op, matmul};
+use crate::par::{
+    chunk_count, for_read_chunks_with_partials, for_row_chunks_with_partials, reduce_partials,
+};
+use crate::param::{ParamMut, Parameters};
+use crate::rng::Rng;
+use crate::tensor::{MatRef, Matrix};
+
+/// A linear map followed by an optional fused activation.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    activation: Activation,
+    weight: Matrix,
+    bias: Vec<f32>,
+    weight_grad: Matrix,
+    bias_grad: Vec<f32>,
+    output: Matrix,
+    grad_pre: Matrix,
+    grad_input: Matrix,
+    bias_partials: Vec<f32>,
+}
+
+impl Linear {
+    /// A layer from `in_features` to `out_features`, initialised as PyTorch's `nn.Linear`:
+    /// weights and bias uniform in `±1/sqrt(in_features)` (Kaiming-uniform with `a = √5`).
+    pub fn new(
+        in_features: usize,
+        out_features: usize,
+        activation: Activation,
+        rng: &mut Rng,
+    ) -> Result<Self, NnError> {
+        if in_features == 0 || out_features == 0 {
+            return Err(NnError::Config(format!(
+                "a linear layer needs positive sizes, got {in_features} -> {out_features}"
+            )));
+        }
+        let bound = 1.0 / (in_features as f32).sqrt();
+        let mut weight = Matrix::zeros(out_features, in_features);
+        rng.fill_uniform(weight.as_mut_slice(), bound);
+        let mut bias = vec![0.0; out_features];
+        rng.fill_uniform(&mut bias, bound);
+        Ok(Self {
+            activation,
+            weight,
+            bias,
+            weight_grad: Matrix::zeros(out_features, in_features),
+            bias_grad: vec![0.0; out_features],
+            output: Matrix::default(),
+            grad_pre: Matrix::default(),
+            grad_input: Matrix::default(),
+            bias_partials: Vec::new(),
+        })
+    }
+
+    /// Number of input features.
+    pub fn in_features(&self) -> usize {
+        self.weight.cols()
+    }
+
+    /// Number of output features.
+    pub fn out_features(&self) -> usize {
+        self.weight.rows()
+    }
+
+    /// The output of the last forward pass.
+    pub fn output(&self) -> MatRef<'_> {
+        self.output.view()
+    }
+
+    /// The input gradient of the last backward pass.
+    pub fn grad_input(&self) -> MatRef<'_> {
+        self.grad_input.view()
+    }
+
+    /// Checks shapes, then accumulates the parameter gradients. The gradient with respect to
+    /// the pre-activation is left in `grad_pre` (for the identity it is `grad_output`).
+    fn backward_params(
+        &mut self,
+        input: MatRef<'_>,
+        grad_output: MatRef<'_>,
+    ) -> Result<(), NnError> {
+        let (rows, out) = (self.output.rows(), self.out_features());
+        check_dims("linear gradient", (rows, out), grad_output.dims())?;
+        check_dims("linear input", (rows, self.in_features()), input.dims())?;
+        let n_chunks = chunk_count(rows, out);
+        self.bias_partials.resize(n_chunks * out, 0.0);
+        let act = self.activation;
+        let g = grad_output.as_slice();
+        let column_sums = |partial: &mut [f32], rows_of: &[f32]| {
+            partial.fill(0.0);
+            for row in rows_of.chunks_exact(out) {
+                for (s, v) in partial.iter_mut().zip(row) {
+                    *s += v;
+                }
+            }
+        };
+        let dz = if act == Activation::Identity {
+            for_read_chunks_with_partials(g, out, &mut self.bias_partials, out, |_, c, p| {
+                column_sums(p, c)
+            });
+            grad_output
+        } else {
+            self.grad_pre.resize(rows, out);
+            let y = self.output.as_slice();
+            for_row_chunks_with_partials(
+                self.grad_pre.as_mut_slice(),
+                out,
+                &mut self.bias_partials,
+                out,
+                |first_row, chunk, partial| {
+                    let at = first_row * out;
+                    let ys = &y[at..at + chunk.len()];
+                    let gs = &g[at..at + chunk.len()];
+                    for ((d, y), g) in chunk.iter_mut().zip(ys).zip(gs) {
+                        *d = act.backprop(*y, *g);
+                    }
+                    column_sums(partial, chunk);
+                },
+            );
+            self.grad_pre.view()
+        };
+        reduce_partials(&self.bias_partials, &mut self.bias_grad);
+        matmul(self.weight_grad.view_mut(), dz, Op::T, input, Op::N, true)
+    }
+}
+
+impl Parameters for Linear {
+    fn visit_parameters(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {
+        f(ParamMut {
+            value: self.weight.as_mut_slice(),
+            grad: self.weight_grad.as_mut_slice(),
+        });
+        f(ParamMut {
+            value: &mut self.bias,
+            grad: &mut self.bias_grad,
+        });
+    }
+}
+
+impl Layer for Linear {
+    fn forward(&mut self, input: MatRef<'_>) -> Result<MatRef<'_>, NnError> {
+        check_cols("linear input", self.in_features(), input.cols())?;
+        self.output.resize(input.rows(), self.out_features());
+        matmul(
+            self.output.view_mut(),
+            input,
+            Op::N,
+            self.weight.view(),
+            Op::T,
+            false,
+        )?;
+        self.activation
+            .add_bias_apply(self.output.as_mut_slice(), &self.bias);
+        Ok(self.output.view())
+    }
+
+    fn backward(
+        &mut self,
+        input: MatRef<'_>,
+        grad_output: MatRef<'_>,
+    ) -> Result<MatRef<'_>, NnError> {
+        self.backward_params(input, grad_output)?;
+        self.grad_input.resize(input.rows(), self.in_features());
+        let dz = if self.activation == Activation::Identity {
+            grad_output
+        } else {
+            self.grad_pre.view()
+        };
+        matmul(
+            self.grad_input.view_mut(),
+            dz,
+            Op::N,
+            self.weight.view(),
+            Op::N,
+            false,
+        )?;
+        Ok(self.grad_input.view())
+    }
+
+    fn backward_params_only(
+        &mut self,
+        input: MatRef<'_>,
+        grad_output: MatRef<'_>,
+    ) -> Result<(), NnError> {
+        self.backward_params(input, grad_output)
+    }
+
+    fn output_cols(&self, input_cols: usize) -> Result<usize, NnError> {
+        check_cols("linear input", self.in_features(), input_cols)?;
+        Ok(self.out_features())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::{check_layer, random_matrix};
+    use crate::param::scatter_values;
+
+    #[test]
+    fn forward_matches_hand_computation() {
+        let mut rng = Rng::seed(0);
+        let mut lin = Linear::new(2, 2, Activation::Relu, &mut rng).unwrap();
+        // W = [[1, 2], [-3, 4]], b = [0.5, -1].
+        scatter_values(&mut lin, &[1.0, 2.0, -3.0, 4.0, 0.5, -1.0]).unwrap();
+        let x = Matrix::from_vec(2, 2, vec![1.0, 1.0, 2.0, 0.0]).unwrap();
+        let y = lin.forward(x.view()).unwrap();
+        // Row 1: [3.5, 0], row 2: [2.5, relu(-7)] = [2.5, 0].
+        assert_eq!(y.as_slice(), &[3.5, 0.0, 2.5, 0.0]);
+    }
+
+    #[test]
+    fn init_follows_pytorch_bounds_and_seed() {
+        let make = |seed| Linear::new(100, 30, Activation::Identity, &mut Rng::seed(seed)).unwrap();
+        let (a, b, c) = (make(1), make(1), make(2));
+        assert_eq!(a.weight, b.weight);
+        assert_ne!(a.weight, c.weight);
+        let bound = 0.1;
+        assert!(a.weight.as_slice().iter().all(|w| w.abs() <= bound));
+        assert!(a.bias.iter().all(|w| w.abs() <= bound));
+        let max = a
+            .weight
+            .as_slice()
+            .iter()
+            .fold(0.0f32, |m, w| m.max(w.abs()));
+        assert!(max > 0.09, "weights should fill the range, max {max}");
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_for_every_activation() {
+        let x = random_matrix(5, 4, 3, 1.0);
+        for (i, act) in [Activation::Identity, Activation::Relu, Activation::Sigmoid]
+            .into_iter()
+            .enumerate()
+        {
+            let mut lin = Linear::new(4, 3, act, &mut Rng::seed(10 + i as u64)).unwrap();
+            check_layer(&mut lin, &x, 1e-2, 2e-3);
+        }
+    }
+
+    #[test]
+    fn large_batch_gradients_match_small_batch_sums() {
+        // Exercises the chunked, parallel bias reduction: a batch of many chunks must give the
+        // same bias gradient as the sum over its rows.
+        let rows = 3000;
+        let x = random_matrix(rows, 8, 4, 1.0);
+        let g = random_matrix(rows, 40, 5, 1.0);
+        let mut lin = Linear::new(8, 40, Activation::Relu, &mut Rng::seed(6)).unwrap();
+        let y = lin.forward(x.view()).unwrap().to_matrix();
+        lin.backward(x.view(), g.view()).unwrap();
+        for c in [0, 17, 39] {
+            let want: f64 = (0..rows)
+                .filter(|&r| y.view().row(r)[c] > 0.0)
+                .map(|r| g.view().row(r)[c] as f64)
+                .sum();
+            assert!((lin.bias_grad[c] as f64 - want).abs() < 1e-3, "column {c}");
+        }
+    }
+
+    #[test]
+    fn params_only_backward_matches_full_backward() {
+        let x = random_matrix(4, 3, 7, 1.0);
+        let g = random_matrix(4, 2, 8, 1.0);
+        let mut a = Linear::new(3, 2, Activation::Relu, &mut Rng::seed(9)).unwrap();
+        let mut b = a.clone();
+        a.forward(x.view()).unwrap();
+        a.backward(x.view(), g.view()).unwrap();
+        b.forward(x.view()).unwrap();
+        b.backward_params_only(x.view(), g.view()).unwrap();
+        assert_eq!(a.weight_grad, b.weight_grad);
+        assert_eq!(a.bias_grad, b.bias_grad);
+    }
+
+    #[test]
+    fn shape_errors_are_reported() {
+        assert!(Linear::new(0, 3, Activation::Relu, &mut Rng::seed(0)).is_err());
+        let mut lin = Linear::new(3, 2, Activation::Relu, &mut Rng::seed(0)).unwrap();
+        let bad = Matrix::zeros(4, 5);
+        assert!(lin.forward(bad.view()).is_err());
+        assert!(lin.output_cols(5).is_err());
+        let x = Matrix::zeros(4, 3);
+        lin.forward(x.view()).unwrap();
+        let wrong_rows = Matrix::zeros(3, 2);
+        assert!(lin.backward(x.view(), wrong_rows.view()).is_err());
+    }
+}

@@ -1,0 +1,46 @@
+//! Reopening a finished or interrupted run: its configuration and the model of its latest
+//! checkpoint, for evaluation and prediction.
+
+use crate::checkpoint;
+use crate::config::TrainConfig;
+use crate::error::{Result, TrainError};
+use crate::run_dir::CONFIG_FILE;
+use cascade_model::RankingModel;
+use std::path::{Path, PathBuf};
+
+/// A run's configuration and latest model.
+#[derive(Debug)]
+pub struct LoadedRun {
+    /// The run's resolved configuration.
+    pub config: TrainConfig,
+    /// The model of the latest checkpoint.
+    pub model: RankingModel,
+    /// The checkpoint folder it came from.
+    pub checkpoint: PathBuf,
+    /// Training steps the model had taken.
+    pub step: u64,
+}
+
+impl LoadedRun {
+    /// Runs `f` on a thread pool with the run's configured thread count.
+    pub fn install<T: Send>(&mut self, f: impl FnOnce(&mut Self) -> T + Send) -> Result<T> {
+        let pool = crate::trainer::pool(self.config.train.threads)?;
+        Ok(pool.install(|| f(self)))
+    }
+}
+
+/// Opens the run folder `run_dir`: its `config.toml` and latest checkpoint.
+pub fn load_run(run_dir: &Path) -> Result<LoadedRun> {
+    let config = TrainConfig::load(&run_dir.join(CONFIG_FILE), &[])?;
+    let dir = checkpoint::latest(run_dir)?.ok_or_else(|| {
+        TrainError::Invalid(format!("{} has no checkpoint yet", run_dir.display()))
+    })?;
+    let model = RankingModel::load(&checkpoint::model_dir(&dir))?;
+    let step = checkpoint::load_state(&dir)?.step;
+    Ok(LoadedRun {
+        config,
+        model,
+        checkpoint: dir,
+        step,
+    })
+}

@@ -1,0 +1,297 @@
+//! The training loop: batches from the streaming reader, one model step each, with periodic
+//! logging, evaluation and checkpoints, and exact resume from the latest checkpoint.
+//!
+//! Everything that decides the model's bits — initialisation, the order of batches, the
+//! updates — depends only on the configuration, its seed and the thread count, so a run
+//! repeated with the same settings, or interrupted and resumed, ends with an identical model.
+
+use crate::checkpoint::{self, TrainerState};
+use crate::config::TrainConfig;
+use crate::error::{Result, TrainError};
+use crate::evaluate::{EvalInput, location, predict};
+use crate::features::DensePrep;
+use crate::model_spec::ranking_spec;
+use crate::progress::Progress;
+use crate::run_dir::{CONFIG_FILE, RunDir, finite_or_null};
+use cascade_data::{OpenOptions, ReaderConfig, ShuffleConfig, StreamingDataset};
+use cascade_metrics::BinaryMetrics;
+use cascade_model::RankingModel;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Starts a new run of `config` in the folder `run_dir` and trains it to the end; returns the
+/// summary also written to `summary.json`.
+pub fn train(config: &TrainConfig, run_dir: &Path) -> Result<serde_json::Value> {
+    let run = RunDir::create(run_dir, &config.to_toml())?;
+    run_in_pool(config, run, None)
+}
+
+/// Continues the run in `run_dir` from its latest checkpoint, with the configuration saved
+/// in the folder, exactly where it stopped.
+pub fn resume(run_dir: &Path) -> Result<serde_json::Value> {
+    let config = TrainConfig::load(&run_dir.join(CONFIG_FILE), &[])?;
+    let from = checkpoint::latest(run_dir)?.ok_or_else(|| {
+        TrainError::Invalid(format!(
+            "{} has no checkpoint to resume from",
+            run_dir.display()
+        ))
+    })?;
+    let run = RunDir::open(run_dir)?;
+    run_in_pool(&config, run, Some(from))
+}
+
+/// The split a run evaluates on: the configured one, else `val`, else `test`, when the
+/// dataset has them; none when it has neither.
+pub fn eval_split(
+    config: &TrainConfig,
+    manifest: &cascade_data::DatasetManifest,
+) -> Option<String> {
+    config.data.eval_split.clone().or_else(|| {
+        ["val", "test"]
+            .into_iter()
+            .find(|s| manifest.splits.contains_key(*s))
+            .map(String::from)
+    })
+}
+
+/// A rayon pool with the configured number of threads.
+pub(crate) fn pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| TrainError::Invalid(format!("cannot start {threads} threads: {e}")))
+}
+
+fn run_in_pool(
+    config: &TrainConfig,
+    run: RunDir,
+    from: Option<PathBuf>,
+) -> Result<serde_json::Value> {
+    pool(config.train.threads)?.install(|| Session::start(config, run, from)?.run())
+}
+
+/// A training run in progress.
+struct Session<'a> {
+    config: &'a TrainConfig,
+    run: RunDir,
+    data: PathBuf,
+    dataset: StreamingDataset,
+    batch_spec: cascade_data::BatchSpec,
+    prep: DensePrep,
+    eval_split: Option<String>,
+    model: RankingModel,
+    state: TrainerState,
+    last_checkpoint: Option<PathBuf>,
+}
+
+impl<'a> Session<'a> {
+    fn start(config: &'a TrainConfig, run: RunDir, from: Option<PathBuf>) -> Result<Self> {
+        let data = config.data.path.clone().ok_or_else(|| {
+            TrainError::Invalid(
+                "no dataset: set data.path in the configuration or pass --data".into(),
+            )
+        })?;
+        let (manifest, dataset) = StreamingDataset::open_split(
+            location(&data)?,
+            &config.data.train_split,
+            &OpenOptions::default(),
+        )?;
+        let spec = ranking_spec(config, &manifest)?;
+        let mut model = RankingModel::new(spec)?;
+        let state = match &from {
+            Some(dir) => {
+                model.restore(&checkpoint::model_dir(dir))?;
+                checkpoint::load_state(dir)?
+            }
+            None => TrainerState {
+                step: 0,
+                samples: 0,
+                reader: dataset.start_state(
+                    ShuffleConfig {
+                        shuffle: config.data.shuffle,
+                        seed: config.train.seed,
+                        window: config.data.shuffle_window,
+                    },
+                    0,
+                ),
+            },
+        };
+        Ok(Self {
+            config,
+            run,
+            batch_spec: dataset.batch_spec(&manifest)?,
+            prep: DensePrep::new(
+                &manifest,
+                config.data.dense_transform,
+                config.data.non_finite,
+            ),
+            eval_split: eval_split(config, &manifest),
+            data,
+            dataset,
+            model,
+            state,
+            last_checkpoint: from,
+        })
+    }
+
+    fn run(mut self) -> Result<serde_json::Value> {
+        let c = &self.config.train;
+        let batch_size = self.config.data.batch_size as u64;
+        let epochs = u64::from(c.epochs);
+        let max_steps = if c.max_steps == 0 {
+            u64::MAX
+        } else {
+            c.max_steps
+        };
+        let steps_per_epoch = self.dataset.len().div_ceil(batch_size);
+        let total = epochs.saturating_mul(steps_per_epoch).min(max_steps);
+        let progress = Progress::new(total, self.state.step);
+        let reader_config = ReaderConfig {
+            batch_size: self.config.data.batch_size,
+            workers: self.config.data.loader_threads,
+            ..ReaderConfig::default()
+        };
+        let started = Instant::now();
+        let first_samples = self.state.samples;
+        let (mut window_loss, mut window_steps) = (0.0f64, 0u64);
+        let mut last_loss = f64::NAN;
+        let mut last_eval: Option<(u64, BinaryMetrics)> = None;
+        let mut last_saved = None;
+        'epochs: while self.state.reader.epoch < epochs && self.state.step < max_steps {
+            let mut reader =
+                self.dataset
+                    .batches(&self.batch_spec, &reader_config, &self.state.reader)?;
+            while let Some(batch) = reader.next() {
+                let mut batch = batch?;
+                self.prep.apply(&mut batch)?;
+                let loss = self.model.train_step(&batch)?;
+                if !loss.is_finite() {
+                    progress.finish();
+                    return Err(TrainError::NonFiniteLoss {
+                        step: self.state.step + 1,
+                        loss,
+                        kept: self
+                            .last_checkpoint
+                            .as_ref()
+                            .map_or("none".into(), |p| p.display().to_string()),
+                    });
+                }
+                let epoch = self.state.reader.epoch;
+                self.state.step += 1;
+                self.state.samples += batch.len as u64;
+                self.state.reader = reader.state();
+                let step = self.state.step;
+                window_loss += f64::from(loss);
+                window_steps += 1;
+                let rate = (self.state.samples - first_samples) as f64
+                    / started.elapsed().as_secs_f64().max(1e-9);
+                progress.step(rate, loss);
+                if c.log_every > 0 && step.is_multiple_of(c.log_every) {
+                    last_loss = window_loss / window_steps as f64;
+                    self.run.log(step, epoch, "train.loss", last_loss)?;
+                    self.run.log(step, epoch, "train.samples_per_s", rate)?;
+                    (window_loss, window_steps) = (0.0, 0);
+                }
+                if c.eval_every > 0 && step.is_multiple_of(c.eval_every) {
+                    last_eval = self.evaluate(epoch, &progress)?.map(|m| (step, m));
+                }
+                if c.checkpoint_every > 0 && step.is_multiple_of(c.checkpoint_every) {
+                    self.checkpoint()?;
+                    last_saved = Some(step);
+                }
+                if step >= max_steps {
+                    break 'epochs;
+                }
+            }
+            self.state.reader = reader.state();
+            if c.eval_every == 0 {
+                let epoch = self.state.reader.epoch.saturating_sub(1);
+                last_eval = self
+                    .evaluate(epoch, &progress)?
+                    .map(|m| (self.state.step, m));
+            }
+        }
+        progress.finish();
+        if window_steps > 0 {
+            last_loss = window_loss / window_steps as f64;
+            let epoch = self.state.reader.epoch;
+            self.run
+                .log(self.state.step, epoch, "train.loss", last_loss)?;
+        }
+        let wall_s = started.elapsed().as_secs_f64();
+        if last_eval.is_none_or(|(s, _)| s != self.state.step) {
+            last_eval = self
+                .evaluate(self.state.reader.epoch, &progress)?
+                .map(|m| (self.state.step, m));
+        }
+        if last_saved != Some(self.state.step) {
+            self.checkpoint()?;
+        }
+        let summary = serde_json::json!({
+            "model": self.model.spec().kind.name(),
+            "steps": self.state.step,
+            "samples": self.state.samples,
+            "epoch": self.state.reader.epoch,
+            "train_loss": finite_or_null(last_loss),
+            "samples_per_s": (self.state.samples - first_samples) as f64 / wall_s.max(1e-9),
+            "train_wall_s": wall_s,
+            "eval": last_eval.map(|(_, m)| eval_json(self.eval_split.as_deref(), &m)),
+            "checkpoint": self.last_checkpoint.as_ref().map(|p| p.display().to_string()),
+        });
+        self.run.write_summary(&summary)?;
+        Ok(summary)
+    }
+
+    /// Evaluates on the eval split, logs the metrics and returns them (none without a split).
+    fn evaluate(&mut self, epoch: u64, progress: &Progress) -> Result<Option<BinaryMetrics>> {
+        let Some(split) = self.eval_split.clone() else {
+            return Ok(None);
+        };
+        let input = EvalInput {
+            data: &self.data,
+            split: &split,
+            batch_size: self.config.data.batch_size,
+            workers: self.config.data.loader_threads,
+        };
+        let d = &self.config.data;
+        let m = predict(&mut self.model, &input, d.dense_transform, d.non_finite)?.metrics();
+        let step = self.state.step;
+        for (name, value) in [
+            ("eval.auc", m.auc),
+            ("eval.logloss", m.logloss),
+            ("eval.ne", m.ne),
+            ("eval.calibration", m.calibration),
+        ] {
+            self.run.log(step, epoch, name, value)?;
+        }
+        progress.println(&format!(
+            "step {step}: {split} auc {:.4} logloss {:.4} ne {:.4} calibration {:.3}",
+            m.auc, m.logloss, m.ne, m.calibration
+        ));
+        Ok(Some(m))
+    }
+
+    fn checkpoint(&mut self) -> Result<()> {
+        let dir = checkpoint::save(
+            self.run.root(),
+            &mut self.model,
+            &self.state,
+            self.config.train.keep_checkpoints,
+        )?;
+        self.last_checkpoint = Some(dir);
+        Ok(())
+    }
+}
+
+/// The metrics of one split as JSON (`null` for a metric that is not defined).
+pub fn eval_json(split: Option<&str>, m: &BinaryMetrics) -> serde_json::Value {
+    serde_json::json!({
+        "split": split,
+        "auc": finite_or_null(m.auc),
+        "logloss": finite_or_null(m.logloss),
+        "ne": finite_or_null(m.ne),
+        "calibration": finite_or_null(m.calibration),
+        "positive_rate": finite_or_null(m.positive_rate),
+        "samples": m.samples,
+    })
+}
