@@ -12,3 +12,5 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --profile ci -- -D warnings
 cargo test --workspace --profile ci
 scripts/interop_mosaic.sh
+# The HTML report of a training run, rendered by headless Chromium and checked not blank.
+scripts/report-screenshot.sh

@@ -48,7 +48,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            // A run stopped with Ctrl-C exits as a process killed by SIGINT would.
+            match err.downcast_ref::<cascade_train::TrainError>() {
+                Some(cascade_train::TrainError::Interrupted { .. }) => ExitCode::from(130),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }

@@ -21,8 +21,6 @@ pub(crate) struct Dlrm {
     top: Mlp,
     /// `[bottom output | embeddings]`, the interaction input when there are dense features.
     z: Matrix,
-    /// The interaction output, kept as the top MLP's input for backward.
-    top_input: Matrix,
     grad_bottom: Matrix,
     grad_pooled: Matrix,
 }
@@ -52,7 +50,6 @@ impl Dlrm {
             interaction,
             top,
             z: Matrix::default(),
-            top_input: Matrix::default(),
             grad_bottom: Matrix::default(),
             grad_pooled: Matrix::default(),
         })
@@ -68,12 +65,10 @@ impl Dlrm {
             }
             None => pooled,
         };
-        let out = self.interaction.forward(z)?;
-        self.top_input.resize(out.rows(), out.cols());
-        self.top_input
-            .as_mut_slice()
-            .copy_from_slice(out.as_slice());
-        Ok(self.top.forward(self.top_input.view())?)
+        // The interaction keeps its output until the next forward pass: it is the top MLP's
+        // saved input for backward, read in place rather than copied.
+        self.interaction.forward(z)?;
+        Ok(self.top.forward(self.interaction.output())?)
     }
 
     /// Accumulates the dense gradients for `grad_logits` and returns the gradient with respect
@@ -84,7 +79,7 @@ impl Dlrm {
         pooled: MatRef<'_>,
         grad_logits: MatRef<'_>,
     ) -> Result<&[f32]> {
-        let g = self.top.backward(self.top_input.view(), grad_logits)?;
+        let g = self.top.backward(self.interaction.output(), grad_logits)?;
         match &mut self.bottom {
             Some(bottom) => {
                 let dz = self.interaction.backward(self.z.view(), g)?;

@@ -126,6 +126,7 @@ impl RunFolder {
             host: gethostname::gethostname().to_string_lossy().into_owned(),
             source_name: identity.source_name.clone(),
             final_metrics: BTreeMap::new(),
+            result: None,
         };
         folder.write_summary(&summary)?;
         Ok(folder)

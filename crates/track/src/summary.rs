@@ -64,6 +64,10 @@ pub struct RunSummary {
     /// The last value logged for every metric.
     #[serde(default)]
     pub final_metrics: BTreeMap<String, FinalMetric>,
+    /// What the caller reports about the run's outcome beyond its metrics (for training: steps,
+    /// samples, throughput, the final evaluation and checkpoint); absent until it is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
 }
 
 /// The last value of one metric and the step it was logged at.

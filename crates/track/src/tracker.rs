@@ -21,6 +21,7 @@ use crate::mlflow::{Auth, MlflowClient, MlflowMetric, ModelVersion};
 use crate::notice::{Notifier, stderr_notifier};
 use crate::queue::{QueueOp, QueueReader, QueueWriter};
 use crate::remote::{MlflowLink, check_remote_params, ensure_run, reconcile_params};
+use crate::report::{REPORT_FILE, ReportExtras, write_report};
 use crate::run_folder::{RunFolder, RunIdentity, files};
 use crate::sender::Sender;
 use crate::summary::{FinalMetric, RunStatus, RunSummary};
@@ -101,6 +102,7 @@ struct Inner {
     link: Option<MlflowLink>,
     sender: Option<Sender>,
     drain_timeout: Duration,
+    notify: Notifier,
     finished: Option<FinishReport>,
 }
 
@@ -247,6 +249,7 @@ impl Tracker {
                 link,
                 sender,
                 drain_timeout: options.drain_timeout,
+                notify: options.notify.clone(),
                 finished: None,
             })),
         })
@@ -356,11 +359,34 @@ impl Tracker {
         })
     }
 
+    /// Records what the caller reports about the run's outcome (see [`RunSummary::result`]) in
+    /// `summary.json`, replacing what was recorded before.
+    pub fn set_result(&self, result: serde_json::Value) -> Result<()> {
+        let mut inner = self.lock();
+        inner.summary.result = Some(result);
+        inner.folder.write_summary(&inner.summary)
+    }
+
     /// Ends the run with `status`: writes the summary (final metrics, end time), queues the
     /// status for MLflow and waits — at most the drain timeout — for the queue to reach the
     /// server. Calling it again returns the first report; a Ctrl-C handler can call it with
     /// [`RunStatus::Killed`] on a clone.
     pub fn finish(&self, status: RunStatus) -> Result<FinishReport> {
+        self.end(status, None)
+    }
+
+    /// Like [`Tracker::finish`], and in between writes the run's `report.html` (so that it shows
+    /// the final status) and queues it as the artifact `report.html`. A report that cannot be
+    /// written is a warning: the run still ends with `status`.
+    pub fn finish_with_report(
+        &self,
+        status: RunStatus,
+        extras: &ReportExtras<'_>,
+    ) -> Result<FinishReport> {
+        self.end(status, Some(extras))
+    }
+
+    fn end(&self, status: RunStatus, extras: Option<&ReportExtras<'_>>) -> Result<FinishReport> {
         let mut inner = self.lock();
         if let Some(report) = &inner.finished {
             return Ok(report.clone());
@@ -369,6 +395,17 @@ impl Tracker {
         inner.summary.status = status;
         inner.summary.end_time = Some(end);
         inner.folder.write_summary(&inner.summary)?;
+        if let Some(extras) = extras {
+            let written = write_report(&inner.folder, extras).and_then(|_| {
+                inner.push(&QueueOp::Artifact {
+                    local: PathBuf::from(REPORT_FILE),
+                    path: REPORT_FILE.to_string(),
+                })
+            });
+            if let Err(e) = written {
+                (inner.notify)(&format!("cannot write the run's report: {e}"));
+            }
+        }
         inner.push(&QueueOp::Status {
             status,
             end_time: Some(clock::to_millis(end)),

@@ -25,6 +25,21 @@ pub enum TrainError {
     /// The data, configuration and run folder do not fit together; the message says how.
     #[error("{0}")]
     Invalid(String),
+    /// Tracking failed: the run store, a param changed on resume, or a required MLflow server.
+    #[error(transparent)]
+    Tracking(#[from] cascade_track::TrackError),
+    /// Training was stopped (Ctrl-C) after a step; the run was checkpointed and marked KILLED.
+    #[error(
+        "training stopped after step {step}; the run is marked KILLED and its checkpoint {checkpoint} is kept (continue with `cascade train --resume {run}`)"
+    )]
+    Interrupted {
+        /// The last step taken.
+        step: u64,
+        /// The checkpoint written at that step.
+        checkpoint: String,
+        /// The run folder.
+        run: String,
+    },
     /// The training loss became NaN or infinite; the last good checkpoint was kept.
     #[error(
         "training loss is {loss} at step {step}; stopped (the last good checkpoint is kept: {kept})"

@@ -11,7 +11,9 @@ use cascade_data::DatasetManifest;
 pub struct DensePrep {
     transform: DenseTransform,
     policy: NonFinitePolicy,
-    /// One name per dense value: the column, with `[k]` for multi-value columns.
+    /// One name per dense value: the source column the converter recorded (`extra.dense_columns`
+    /// of `cascade.json`, e.g. Criteo's `I5`) when it lists one per value, else the stored
+    /// column, with `[k]` for multi-value columns.
     names: Vec<String>,
 }
 
@@ -34,7 +36,20 @@ impl DensePrep {
                     }
                 })
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let sources = manifest
+            .extra
+            .get("dense_columns")
+            .and_then(|v| v.as_array())
+            .and_then(|a| {
+                a.iter()
+                    .map(|v| v.as_str().map(String::from))
+                    .collect::<Option<Vec<String>>>()
+            });
+        let names = match sources {
+            Some(sources) if sources.len() == names.len() => sources,
+            _ => names,
+        };
         Self {
             transform,
             policy,
@@ -120,6 +135,22 @@ mod tests {
         let mut b = batch(vec![f32::INFINITY, 2.0, 3.0, 4.0, f32::NAN, 6.0]);
         lenient.apply(&mut b).unwrap();
         assert_eq!(b.dense, vec![0.0, 2.0, 3.0, 4.0, 0.0, 6.0]);
+    }
+
+    #[test]
+    fn errors_name_the_source_column_the_converter_recorded() {
+        let mut m = manifest();
+        m.extra.insert(
+            "dense_columns".into(),
+            serde_json::json!(["age", "clicks", "views"]),
+        );
+        let strict = DensePrep::new(&m, DenseTransform::None, NonFinitePolicy::Error);
+        let mut b = batch(vec![1.0, 2.0, 3.0, 4.0, 5.0, f32::INFINITY]);
+        let err = strict.apply(&mut b).unwrap_err().to_string();
+        assert!(
+            err.starts_with("dense column 'views' is inf in sample 11"),
+            "{err}"
+        );
     }
 
     #[test]

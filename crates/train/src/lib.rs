@@ -5,7 +5,10 @@
 //! [`train`] builds the ranking model the configuration and the dataset's manifest describe
 //! and trains it on the streaming reader, writing its run folder (resolved configuration,
 //! metrics log, summary, checkpoints); [`resume`] continues an interrupted run with exactly
-//! the next batch. [`load_run`] reopens a run's latest model for [`predict`] and evaluation.
+//! the next batch. [`train_with`] and [`resume_with`] do the same with tracking options
+//! ([`RunOptions`]): the run folder is a `cascade-track` run (params, metrics log, summary,
+//! checkpoints, `report.html`), mirrored to an MLflow server when one is configured.
+//! [`load_run`] reopens a run's latest model for [`predict`] and evaluation.
 
 mod checkpoint;
 pub mod config;
@@ -16,6 +19,7 @@ mod model_spec;
 mod progress;
 mod run;
 mod run_dir;
+mod tracking;
 mod trainer;
 
 pub use checkpoint::TrainerState;
@@ -26,4 +30,7 @@ pub use features::DensePrep;
 pub use model_spec::ranking_spec;
 pub use run::{LoadedRun, load_run};
 pub use run_dir::{CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, write_atomic};
-pub use trainer::{eval_json, eval_split, resume, train};
+pub use tracking::{
+    CHECKPOINT_ARTIFACT, DEFAULT_EXPERIMENT, RunOptions, TrainedRun, config_params,
+};
+pub use trainer::{eval_json, eval_split, resume, resume_with, train, train_with};

@@ -29,13 +29,35 @@ impl LoadedRun {
     }
 }
 
-/// Opens the run folder `run_dir`: its `config.toml` and latest checkpoint.
+/// Opens the run folder `run_dir`: its `config.toml` and latest checkpoint, which must hold
+/// a model of the kind the configuration names.
 pub fn load_run(run_dir: &Path) -> Result<LoadedRun> {
+    if !run_dir.is_dir() {
+        return Err(TrainError::Invalid(format!(
+            "run folder {} does not exist",
+            run_dir.display()
+        )));
+    }
+    if !run_dir.join(CONFIG_FILE).is_file() {
+        return Err(TrainError::Invalid(format!(
+            "{} is not a run folder: it has no {CONFIG_FILE} (runs are made by `cascade train`)",
+            run_dir.display()
+        )));
+    }
     let config = TrainConfig::load(&run_dir.join(CONFIG_FILE), &[])?;
     let dir = checkpoint::latest(run_dir)?.ok_or_else(|| {
         TrainError::Invalid(format!("{} has no checkpoint yet", run_dir.display()))
     })?;
     let model = RankingModel::load(&checkpoint::model_dir(&dir))?;
+    let (found, want) = (model.spec().kind, config.model.kind);
+    if found != want {
+        return Err(TrainError::Invalid(format!(
+            "checkpoint {} holds a {} model, but the run's {CONFIG_FILE} says model.kind = \"{}\"",
+            dir.display(),
+            found.name(),
+            want.name()
+        )));
+    }
     let step = checkpoint::load_state(&dir)?.step;
     Ok(LoadedRun {
         config,

@@ -1,21 +1,25 @@
-//! The run folder: the resolved configuration, the metrics log, the final summary and the
-//! checkpoints, all in one place.
+//! The run folder: a `cascade-track` run holding the resolved configuration, the params, the
+//! metrics log, the summary, the checkpoints and the report, all in one place, and mirrored to
+//! an MLflow server when one is configured.
 //!
 //! ```text
 //! RUN_DIR/config.toml        the configuration as resolved (every default written out)
+//! RUN_DIR/params.json        the configuration flattened to `section.key` params
 //! RUN_DIR/metrics.jsonl      one JSON object per line: step, epoch, name, value, wall_time
-//! RUN_DIR/summary.json       the final metrics
+//! RUN_DIR/summary.json       status, times, final metrics, and the training summary (`result`)
 //! RUN_DIR/checkpoints/       see the checkpoint module
+//! RUN_DIR/report.html        written when the run ends
 //! ```
 //!
-//! Everything a run writes to its folder goes through this module, so that a different run
-//! store can take its place.
+//! Everything a run writes to its folder, other than checkpoints, goes through this module.
 
+use crate::config::TrainConfig;
 use crate::error::{Result, TrainError, io_at};
-use std::fs::{File, OpenOptions};
+use crate::tracking::{RunOptions, config_params};
+use cascade_track::{RunIdentity, Tracker};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Name of the resolved configuration in a run folder.
 pub const CONFIG_FILE: &str = "config.toml";
@@ -25,40 +29,62 @@ pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const SUMMARY_FILE: &str = "summary.json";
 
 /// An open run folder.
-#[derive(Debug)]
 pub struct RunDir {
     root: PathBuf,
-    metrics: File,
+    tracker: Tracker,
 }
 
 impl RunDir {
-    /// Creates the folder (it may exist but must not already hold a run) and writes the
-    /// resolved configuration.
-    pub fn create(root: &Path, config_toml: &str) -> Result<RunDir> {
-        let config = root.join(CONFIG_FILE);
-        if config.exists() {
+    /// Creates the run (the folder may exist but must not already hold one): writes the
+    /// resolved configuration and the params, and starts tracking it.
+    pub fn create(root: &Path, config: &TrainConfig, options: &RunOptions) -> Result<RunDir> {
+        if root.join(CONFIG_FILE).exists() {
             return Err(TrainError::Invalid(format!(
                 "{} already holds a run; continue it with --resume or choose another --out",
                 root.display()
             )));
         }
-        std::fs::create_dir_all(root).map_err(io_at(root))?;
-        write_atomic(&config, config_toml.as_bytes())?;
-        Self::open(root)
-    }
-
-    /// Opens an existing run folder for appending metrics.
-    pub fn open(root: &Path) -> Result<RunDir> {
-        let path = root.join(METRICS_FILE);
-        let metrics = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io_at(&path))?;
+        let identity = RunIdentity {
+            name: root
+                .file_name()
+                .map_or("run".into(), |n| n.to_string_lossy().into_owned()),
+            experiment: options.experiment.clone(),
+            model_kind: config.model.kind.name().to_string(),
+            git_commit: options.git_commit.clone(),
+            source_name: "cascade train".to_string(),
+        };
+        let tracker = Tracker::start(
+            &Self::tracker_options(root, options),
+            &identity,
+            &config.to_toml(),
+            &config_params(config),
+        )?;
         Ok(RunDir {
             root: root.to_path_buf(),
-            metrics,
+            tracker,
         })
+    }
+
+    /// Reopens the run in `root` to continue it with `config`, whose params must be the ones
+    /// the run was started with (a changed one is an error naming it, before anything is
+    /// written).
+    pub fn open(root: &Path, config: &TrainConfig, options: &RunOptions) -> Result<RunDir> {
+        let tracker = Tracker::resume(
+            &Self::tracker_options(root, options),
+            root,
+            &config_params(config),
+        )?;
+        Ok(RunDir {
+            root: root.to_path_buf(),
+            tracker,
+        })
+    }
+
+    fn tracker_options(root: &Path, options: &RunOptions) -> cascade_track::TrackerOptions {
+        cascade_track::TrackerOptions {
+            out: Some(root.to_path_buf()),
+            ..options.tracker.clone()
+        }
     }
 
     /// The folder.
@@ -66,24 +92,19 @@ impl RunDir {
         &self.root
     }
 
-    /// Appends one metric value to the log.
-    pub fn log(&mut self, step: u64, epoch: u64, name: &str, value: f64) -> Result<()> {
-        let wall_time = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
-        let line = serde_json::json!({
-            "step": step, "epoch": epoch, "name": name, "value": finite_or_null(value),
-            "wall_time": wall_time,
-        });
-        let path = self.root.join(METRICS_FILE);
-        writeln!(self.metrics, "{line}").map_err(io_at(&path))
+    /// The run's tracker.
+    pub fn tracker(&self) -> &Tracker {
+        &self.tracker
     }
 
-    /// Writes the final summary atomically.
+    /// Logs one metric value (to the metrics log, and to MLflow when linked).
+    pub fn log(&mut self, step: u64, epoch: u64, name: &str, value: f64) -> Result<()> {
+        Ok(self.tracker.log_metric(step, epoch, name, value)?)
+    }
+
+    /// Records the training summary in `summary.json`.
     pub fn write_summary(&self, summary: &serde_json::Value) -> Result<()> {
-        let text = serde_json::to_vec_pretty(summary)
-            .map_err(|e| TrainError::Invalid(format!("summary: {e}")))?;
-        write_atomic(&self.root.join(SUMMARY_FILE), &text)
+        Ok(self.tracker.set_result(summary.clone())?)
     }
 }
 

@@ -13,31 +13,56 @@ use crate::features::DensePrep;
 use crate::model_spec::ranking_spec;
 use crate::progress::Progress;
 use crate::run_dir::{CONFIG_FILE, RunDir, finite_or_null};
+use crate::tracking::{CHECKPOINT_ARTIFACT, RunOptions, TrainedRun};
 use cascade_data::{OpenOptions, ReaderConfig, ShuffleConfig, StreamingDataset};
 use cascade_metrics::BinaryMetrics;
 use cascade_model::RankingModel;
+use cascade_track::{ReportExtras, RunStatus, Tracker};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-/// Starts a new run of `config` in the folder `run_dir` and trains it to the end; returns the
-/// summary also written to `summary.json`.
+/// Starts a new run of `config` in the folder `run_dir` and trains it to the end, tracked
+/// locally only; returns the summary also written to `summary.json` (as its `result`).
 pub fn train(config: &TrainConfig, run_dir: &Path) -> Result<serde_json::Value> {
-    let run = RunDir::create(run_dir, &config.to_toml())?;
-    run_in_pool(config, run, None)
+    Ok(train_with(config, run_dir, &RunOptions::local())?.summary)
+}
+
+/// Starts a new run of `config` in the folder `run_dir`, tracked as `options` say, and trains
+/// it to the end (or until `options.stop` is set).
+pub fn train_with(
+    config: &TrainConfig,
+    run_dir: &Path,
+    options: &RunOptions,
+) -> Result<TrainedRun> {
+    let run = RunDir::create(run_dir, config, options)?;
+    run_in_pool(config, run, None, options)
 }
 
 /// Continues the run in `run_dir` from its latest checkpoint, with the configuration saved
-/// in the folder, exactly where it stopped.
+/// in the folder, exactly where it stopped (tracked locally only).
 pub fn resume(run_dir: &Path) -> Result<serde_json::Value> {
-    let config = TrainConfig::load(&run_dir.join(CONFIG_FILE), &[])?;
+    Ok(resume_with(run_dir, &[], &RunOptions::local())?.summary)
+}
+
+/// Continues the run in `run_dir` from its latest checkpoint, with the configuration saved in
+/// the folder and `overrides` applied to it, tracked as `options` say. An override that
+/// changes a param of the run is an error naming it, before training starts.
+pub fn resume_with(
+    run_dir: &Path,
+    overrides: &[String],
+    options: &RunOptions,
+) -> Result<TrainedRun> {
+    let config = TrainConfig::load(&run_dir.join(CONFIG_FILE), overrides)?;
     let from = checkpoint::latest(run_dir)?.ok_or_else(|| {
         TrainError::Invalid(format!(
             "{} has no checkpoint to resume from",
             run_dir.display()
         ))
     })?;
-    let run = RunDir::open(run_dir)?;
-    run_in_pool(&config, run, Some(from))
+    let run = RunDir::open(run_dir, &config, options)?;
+    run_in_pool(&config, run, Some(from), options)
 }
 
 /// The split a run evaluates on: the configured one, else `val`, else `test`, when the
@@ -66,8 +91,95 @@ fn run_in_pool(
     config: &TrainConfig,
     run: RunDir,
     from: Option<PathBuf>,
-) -> Result<serde_json::Value> {
-    pool(config.train.threads)?.install(|| Session::start(config, run, from)?.run())
+    options: &RunOptions,
+) -> Result<TrainedRun> {
+    let tracker = run.tracker().clone();
+    let run_path = run.root().to_path_buf();
+    let outcome = pool(config.train.threads)
+        .and_then(|pool| pool.install(|| Session::start(config, run, from, &options.stop)?.run()));
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            mark_failed(&tracker, options);
+            return Err(e);
+        }
+    };
+    end_run(&tracker, outcome, &run_path, options)
+}
+
+/// Ends the run as FAILED. The error that failed it is what the user needs; not being able to
+/// record it is only a warning.
+fn mark_failed(tracker: &Tracker, options: &RunOptions) {
+    if let Err(e) = tracker.finish_with_report(RunStatus::Failed, &Default::default()) {
+        (options.tracker.notify)(&format!("cannot mark the run FAILED: {e}"));
+    }
+}
+
+/// Ends a run that trained without error: uploads its final checkpoint, registers it when
+/// asked (finished runs only), writes the report and records FINISHED — or KILLED when it was
+/// stopped, which is then returned as [`TrainError::Interrupted`].
+fn end_run(
+    tracker: &Tracker,
+    outcome: Outcome,
+    run_path: &Path,
+    options: &RunOptions,
+) -> Result<TrainedRun> {
+    let queued = outcome.checkpoint.as_ref().map_or(Ok(()), |checkpoint| {
+        tracker.log_artifact(checkpoint, CHECKPOINT_ARTIFACT)?;
+        match &options.register_model {
+            Some(name) if !outcome.stopped => {
+                tracker.register_model(name, CHECKPOINT_ARTIFACT, options.model_alias.as_deref())
+            }
+            _ => Ok(()),
+        }
+    });
+    if let Err(e) = queued {
+        mark_failed(tracker, options);
+        return Err(e.into());
+    }
+    let predictions = outcome
+        .predictions
+        .as_ref()
+        .map(|(probs, labels)| cascade_track::Predictions { probs, labels });
+    let status = if outcome.stopped {
+        RunStatus::Killed
+    } else {
+        RunStatus::Finished
+    };
+    let tracking = tracker.finish_with_report(
+        status,
+        &ReportExtras {
+            predictions,
+            retrieval: None,
+        },
+    )?;
+    if outcome.stopped {
+        return Err(TrainError::Interrupted {
+            step: outcome.step,
+            checkpoint: outcome
+                .checkpoint
+                .map_or("none".into(), |p| p.display().to_string()),
+            run: run_path.display().to_string(),
+        });
+    }
+    Ok(TrainedRun {
+        summary: outcome.summary,
+        tracking,
+    })
+}
+
+/// How a training session ended.
+struct Outcome {
+    /// The training summary.
+    summary: serde_json::Value,
+    /// The last step taken.
+    step: u64,
+    /// The last checkpoint written.
+    checkpoint: Option<PathBuf>,
+    /// The probabilities and labels of the last evaluation.
+    predictions: Option<(Vec<f32>, Vec<f32>)>,
+    /// Whether it was stopped before the end.
+    stopped: bool,
 }
 
 /// A training run in progress.
@@ -82,10 +194,17 @@ struct Session<'a> {
     model: RankingModel,
     state: TrainerState,
     last_checkpoint: Option<PathBuf>,
+    last_predictions: Option<(Vec<f32>, Vec<f32>)>,
+    stop: Arc<AtomicBool>,
 }
 
 impl<'a> Session<'a> {
-    fn start(config: &'a TrainConfig, run: RunDir, from: Option<PathBuf>) -> Result<Self> {
+    fn start(
+        config: &'a TrainConfig,
+        run: RunDir,
+        from: Option<PathBuf>,
+        stop: &Arc<AtomicBool>,
+    ) -> Result<Self> {
         let data = config.data.path.clone().ok_or_else(|| {
             TrainError::Invalid(
                 "no dataset: set data.path in the configuration or pass --data".into(),
@@ -131,10 +250,12 @@ impl<'a> Session<'a> {
             model,
             state,
             last_checkpoint: from,
+            last_predictions: None,
+            stop: stop.clone(),
         })
     }
 
-    fn run(mut self) -> Result<serde_json::Value> {
+    fn run(mut self) -> Result<Outcome> {
         let c = &self.config.train;
         let batch_size = self.config.data.batch_size as u64;
         let epochs = u64::from(c.epochs);
@@ -157,6 +278,7 @@ impl<'a> Session<'a> {
         let mut last_loss = f64::NAN;
         let mut last_eval: Option<(u64, BinaryMetrics)> = None;
         let mut last_saved = None;
+        let mut stopped = false;
         'epochs: while self.state.reader.epoch < epochs && self.state.step < max_steps {
             let mut reader =
                 self.dataset
@@ -188,8 +310,8 @@ impl<'a> Session<'a> {
                 progress.step(rate, loss);
                 if c.log_every > 0 && step.is_multiple_of(c.log_every) {
                     last_loss = window_loss / window_steps as f64;
-                    self.run.log(step, epoch, "train.loss", last_loss)?;
-                    self.run.log(step, epoch, "train.samples_per_s", rate)?;
+                    self.run.log(step, epoch, "train/logloss", last_loss)?;
+                    self.run.log(step, epoch, "train/samples_per_sec", rate)?;
                     (window_loss, window_steps) = (0.0, 0);
                 }
                 if c.eval_every > 0 && step.is_multiple_of(c.eval_every) {
@@ -200,6 +322,10 @@ impl<'a> Session<'a> {
                     last_saved = Some(step);
                 }
                 if step >= max_steps {
+                    break 'epochs;
+                }
+                if self.stop.load(Ordering::SeqCst) {
+                    stopped = true;
                     break 'epochs;
                 }
             }
@@ -216,10 +342,11 @@ impl<'a> Session<'a> {
             last_loss = window_loss / window_steps as f64;
             let epoch = self.state.reader.epoch;
             self.run
-                .log(self.state.step, epoch, "train.loss", last_loss)?;
+                .log(self.state.step, epoch, "train/logloss", last_loss)?;
         }
         let wall_s = started.elapsed().as_secs_f64();
-        if last_eval.is_none_or(|(s, _)| s != self.state.step) {
+        // A stopped run skips the final evaluation: the user asked it to end now.
+        if !stopped && last_eval.is_none_or(|(s, _)| s != self.state.step) {
             last_eval = self
                 .evaluate(self.state.reader.epoch, &progress)?
                 .map(|m| (self.state.step, m));
@@ -239,7 +366,13 @@ impl<'a> Session<'a> {
             "checkpoint": self.last_checkpoint.as_ref().map(|p| p.display().to_string()),
         });
         self.run.write_summary(&summary)?;
-        Ok(summary)
+        Ok(Outcome {
+            summary,
+            step: self.state.step,
+            checkpoint: self.last_checkpoint.clone(),
+            predictions: self.last_predictions.take(),
+            stopped,
+        })
     }
 
     /// Evaluates on the eval split, logs the metrics and returns them (none without a split).
@@ -254,13 +387,15 @@ impl<'a> Session<'a> {
             workers: self.config.data.loader_threads,
         };
         let d = &self.config.data;
-        let m = predict(&mut self.model, &input, d.dense_transform, d.non_finite)?.metrics();
+        let predictions = predict(&mut self.model, &input, d.dense_transform, d.non_finite)?;
+        let m = predictions.metrics();
+        self.last_predictions = Some((predictions.probabilities, predictions.labels));
         let step = self.state.step;
         for (name, value) in [
-            ("eval.auc", m.auc),
-            ("eval.logloss", m.logloss),
-            ("eval.ne", m.ne),
-            ("eval.calibration", m.calibration),
+            ("eval/auc", m.auc),
+            ("eval/logloss", m.logloss),
+            ("eval/ne", m.ne),
+            ("eval/calibration", m.calibration),
         ] {
             self.run.log(step, epoch, name, value)?;
         }

@@ -180,7 +180,7 @@ impl Expected {
     pub fn check(&self, server: &Server) {
         let file = tempfile::NamedTempFile::new().expect("temp file");
         std::fs::write(file.path(), self.to_json().to_string()).expect("write expectations");
-        let checker = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/check_mlflow_run.py");
+        let checker = repo_root().join("crates/track/tests/check_mlflow_run.py");
         let out = Command::new(python())
             .arg(checker)
             .arg(&server.url)

@@ -1,0 +1,293 @@
+//! DLRM-shaped click data (like Criteo's): dense float features, Zipf-distributed ids in many
+//! sparse tables (one id or a bag per table), and a click label drawn from a hidden model, with
+//! held-out `val` and `test` splits and the hidden model's own AUC (the ceiling) in the
+//! manifest.
+//!
+//! Columns, named and encoded like the Criteo converter's: `label` (`int`, 0 or 1), `dense`
+//! (`ndarray:float32:D`; standard normal values, so no transform is needed), and per table
+//! `C1`, `C2`, ... (`int` for one id, `ndarray:int64` for a bag; ids are `0..cardinality`,
+//! id 0 the most frequent). Rows are generated in parallel chunks and written in order by a
+//! separate thread; `train` holds the first rows, then `val`, then `test`.
+
+mod chunk;
+mod config;
+mod model;
+#[cfg(test)]
+mod tests;
+
+pub use chunk::{CHUNK_ROWS, DlrmChunk, TableBytes, generate_chunk};
+pub use config::DlrmConfig;
+pub use model::HiddenModel;
+
+use crate::auc::{AucEstimate, AucHistogram};
+use crate::error::Result;
+use crate::output::{SplitWriter, Staging};
+use crate::zipf::Zipf;
+use cascade_data::manifest::MANIFEST_VERSION;
+use cascade_data::{DatasetManifest, DenseFeature, SparseFeature, SplitInfo};
+use cascade_mds::{Column, DType, Encoding, WriterOptions};
+use rayon::prelude::*;
+use serde_json::{Map, Value as Json, json};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::mpsc;
+
+/// Name of table `t`'s column and sparse feature: `C1`, `C2`, ... as the Criteo converter
+/// names them, so configurations written for converted Criteo data read synthetic data too.
+pub fn table_column(t: usize) -> String {
+    format!("C{}", t + 1)
+}
+
+/// The dataset's columns, named and encoded as the Criteo converter writes them: `label`
+/// (`int`), `dense` (`ndarray:float32:D`, if any), then one per table (`int`, or a
+/// variable-length `ndarray:int64` for bags).
+fn columns(config: &DlrmConfig) -> Vec<Column> {
+    let mut columns = vec![Column {
+        name: "label".into(),
+        encoding: Encoding::Int,
+    }];
+    if config.dense > 0 {
+        columns.push(Column {
+            name: "dense".into(),
+            encoding: Encoding::NdArray {
+                dtype: Some(DType::F32),
+                shape: Some(vec![config.dense]),
+            },
+        });
+    }
+    for t in 0..config.tables() {
+        let encoding = if config.multi_hot() {
+            Encoding::NdArray {
+                dtype: Some(DType::I64),
+                shape: None,
+            }
+        } else {
+            Encoding::Int
+        };
+        columns.push(Column {
+            name: table_column(t),
+            encoding,
+        });
+    }
+    columns
+}
+
+/// One split being written: its rows are `first_row..end_row` of the generated sequence.
+struct Split {
+    name: &'static str,
+    end_row: u64,
+    writer: SplitWriter,
+    histogram: AucHistogram,
+}
+
+/// A finished split: name, sample count and ceiling histogram.
+type Written = Vec<(&'static str, u64, AucHistogram)>;
+
+/// Generates the dataset described by `config` into the folder `out` (which must not exist
+/// unless `replace` is set) and returns its manifest, whose `extra` holds the ceiling AUC and
+/// positive rate. Runs on the current rayon thread pool; the output does not depend on its size.
+pub fn generate(config: &DlrmConfig, out: &Path, replace: bool) -> Result<DatasetManifest> {
+    config.validate()?;
+    let staging = Staging::new(out, replace)?;
+    let model = HiddenModel::new(config);
+    let zipfs: Vec<Zipf> = config
+        .cardinalities
+        .iter()
+        .map(|&n| Zipf::new(n, config.zipf))
+        .collect();
+    let options = WriterOptions {
+        compression: config.compression,
+        hashes: config.hashes.clone(),
+        ..WriterOptions::default()
+    };
+    let mut splits = Vec::new();
+    let mut end_row = 0;
+    for (name, rows) in [
+        ("train", config.train_rows()),
+        ("val", config.val_rows()),
+        ("test", config.test_rows()),
+    ] {
+        if rows == 0 {
+            continue;
+        }
+        end_row += rows;
+        splits.push(Split {
+            name,
+            end_row,
+            writer: SplitWriter::create(
+                &staging.path().join(name),
+                columns(config),
+                options.clone(),
+            )?,
+            histogram: AucHistogram::default(),
+        });
+    }
+
+    let chunks = config.rows.div_ceil(CHUNK_ROWS);
+    let window = (2 * rayon::current_num_threads()).max(2) as u64;
+    let written = std::thread::scope(|scope| -> Result<Written> {
+        let (sender, receiver) = mpsc::sync_channel::<Vec<DlrmChunk>>(1);
+        let writer = scope.spawn(move || write_chunks(receiver, splits));
+        let mut produced = Ok(());
+        for start in (0..chunks).step_by(window as usize) {
+            let end = (start + window).min(chunks);
+            let batch: Result<Vec<DlrmChunk>> = (start..end)
+                .into_par_iter()
+                .map(|k| generate_chunk(config, &model, &zipfs, k))
+                .collect();
+            match batch {
+                // A closed channel means the writer failed; its error is reported below.
+                Ok(batch) => {
+                    if sender.send(batch).is_err() {
+                        break;
+                    }
+                }
+                Err(err) => {
+                    produced = Err(err);
+                    break;
+                }
+            }
+        }
+        drop(sender);
+        let written = writer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        produced?;
+        written
+    })?;
+
+    let manifest = manifest(config, &model, &written);
+    manifest.save(staging.path())?;
+    staging.commit()?;
+    Ok(manifest)
+}
+
+/// The writing thread: appends every row of every chunk, in order, to its split.
+fn write_chunks(
+    receiver: mpsc::Receiver<Vec<DlrmChunk>>,
+    mut splits: Vec<Split>,
+) -> Result<Written> {
+    let width = splits.first().map_or(0, |s| s.writer.width());
+    // Every split has the same columns, so the same stored positions.
+    let positions: Vec<usize> = match splits.first() {
+        Some(split) => (0..width).map(|c| split.writer.position(c)).collect(),
+        None => Vec::new(),
+    };
+    let mut current = 0;
+    for batch in receiver {
+        for chunk in &batch {
+            let mut slots: Vec<&[u8]> = vec![&[]; width];
+            let dense_bytes = chunk.dense.len() / chunk.rows.max(1);
+            for r in 0..chunk.rows {
+                // Columns in `columns` order: label, dense (when present), tables.
+                let mut next = positions.iter();
+                let mut slot = || next.next().copied().unwrap_or(0);
+                slots[slot()] = chunk.label_bytes(r);
+                if dense_bytes > 0 {
+                    slots[slot()] = &chunk.dense[r * dense_bytes..(r + 1) * dense_bytes];
+                }
+                for table in &chunk.tables {
+                    slots[slot()] = table.row(r);
+                }
+                let row = chunk.first_row + r as u64;
+                while current + 1 < splits.len() && row >= splits[current].end_row {
+                    current += 1;
+                }
+                let split = &mut splits[current];
+                split.writer.write(&slots)?;
+                split.histogram.add(chunk.bins[r], chunk.label(r));
+            }
+        }
+    }
+    splits
+        .into_iter()
+        .map(|split| Ok((split.name, split.writer.finish()?, split.histogram)))
+        .collect()
+}
+
+/// The manifest of a generated dataset, with the generator's settings and the ceiling in
+/// `extra`.
+fn manifest(config: &DlrmConfig, model: &HiddenModel, written: &Written) -> DatasetManifest {
+    let mut splits = BTreeMap::new();
+    let mut by_split = Map::new();
+    let mut all = AucHistogram::default();
+    for (name, samples, histogram) in written {
+        splits.insert(
+            name.to_string(),
+            SplitInfo {
+                path: name.to_string(),
+                samples: *samples,
+            },
+        );
+        by_split.insert(
+            name.to_string(),
+            ceiling_json(&histogram.estimate(), *samples),
+        );
+        all.merge(histogram);
+    }
+    let ceiling = all.estimate();
+    let mut extra = Map::new();
+    extra.insert("generator".into(), json!("dlrm"));
+    extra.insert("ceiling_auc".into(), json!(ceiling.auc));
+    extra.insert("ceiling_auc_max_error".into(), json!(ceiling.max_error));
+    extra.insert("positive_rate".into(), json!(ceiling.positive_rate()));
+    extra.insert("by_split".into(), Json::Object(by_split));
+    extra.insert(
+        "ceiling_note".into(),
+        json!("AUC of the hidden model's true click probability against the drawn labels: the best any model can reach on these rows"),
+    );
+    extra.insert(
+        "parameters".into(),
+        json!({
+            "seed": config.seed,
+            "rows": config.rows,
+            "dense": config.dense,
+            "cardinalities": config.cardinalities,
+            "multi_hot": [config.bag.0, config.bag.1],
+            "zipf": config.zipf,
+            "val_fraction": config.val_fraction,
+            "test_fraction": config.test_fraction,
+            "positive_rate_target": config.positive_rate,
+            "signal": config.signal,
+            "chunk_rows": CHUNK_ROWS,
+        }),
+    );
+    extra.insert("hidden_model".into(), model.describe());
+    DatasetManifest {
+        version: MANIFEST_VERSION,
+        source: "synth:dlrm".into(),
+        splits,
+        label: Some("label".into()),
+        dense: if config.dense > 0 {
+            vec![DenseFeature {
+                column: "dense".into(),
+                width: config.dense,
+            }]
+        } else {
+            vec![]
+        },
+        sparse: config
+            .cardinalities
+            .iter()
+            .enumerate()
+            .map(|(t, &cardinality)| SparseFeature {
+                name: table_column(t),
+                column: table_column(t),
+                cardinality,
+                vocab: None,
+                multi_hot: config.multi_hot(),
+            })
+            .collect(),
+        extra,
+    }
+}
+
+/// One split's ceiling as JSON.
+fn ceiling_json(estimate: &AucEstimate, samples: u64) -> Json {
+    json!({
+        "samples": samples,
+        "ceiling_auc": estimate.auc,
+        "ceiling_auc_max_error": estimate.max_error,
+        "positive_rate": estimate.positive_rate(),
+    })
+}
