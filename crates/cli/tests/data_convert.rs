@@ -1,35 +1,10 @@
 //! `cascade data convert` end to end: the built binary on the real datasets and on small
 //! malformed inputs, checking exit status, messages and the dataset written.
 
+mod common;
+
 use cascade_data::DatasetManifest;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn data(relative: &str) -> PathBuf {
-    let path =
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")).join(relative);
-    assert!(
-        path.exists(),
-        "real test data {} is missing: these tests need the shared data folder",
-        path.display()
-    );
-    path
-}
-
-fn cascade(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cascade"))
-        .args(args)
-        .output()
-        .expect("the cascade binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("temporary paths are UTF-8")
-}
+use common::{cascade, path, shared_data as data, text};
 
 #[test]
 fn movielens_100k_leave_last_10() {

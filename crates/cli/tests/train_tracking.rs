@@ -8,6 +8,7 @@
 //! the `cascade-track` tests, whose support module this reuses.
 
 // Shared with the cascade-track tests; this binary does not use all of it (stop and restart).
+mod common;
 #[allow(dead_code)]
 #[path = "../../track/tests/support/mod.rs"]
 mod support;
@@ -18,6 +19,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use cascade_track::{MlflowLink, RunFolder, read_metrics};
+use common::{cascade, path, shared_data, text};
 use serde_json::Value;
 use support::{Expected, Server};
 
@@ -33,32 +35,9 @@ const METRICS: [&str; 6] = [
     "train/samples_per_sec",
 ];
 
-fn cascade(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cascade"))
-        .args(args)
-        .env_remove("MLFLOW_TRACKING_URI")
-        .env_remove("MLFLOW_EXPERIMENT_NAME")
-        .output()
-        .expect("the cascade binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("temporary paths are UTF-8")
-}
-
 /// The Criteo sample converted with a random 20 % test split into `dir/criteo`.
 fn criteo(dir: &Path) -> PathBuf {
-    let input = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"))
-        .join("criteo-kaggle-sample/train.txt");
-    assert!(
-        input.exists(),
-        "real test data {} is missing: these tests need the shared data folder",
-        input.display()
-    );
+    let input = shared_data("criteo-kaggle-sample/train.txt");
     let out = dir.join("criteo");
     let run = cascade(&[
         "data",
