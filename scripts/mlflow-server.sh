@@ -15,6 +15,10 @@ venv="$root/.venv-mlflow"
 pinned=mlflow==3.17.2
 
 python_env() {
+  # Tests start servers concurrently: one process at a time creates and fills the venv, the
+  # others wait on the lock and then find it complete.
+  exec 9>"$root/.venv-mlflow.lock"
+  flock 9
   if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv" >&2
   fi
@@ -23,6 +27,8 @@ python_env() {
     [ "$("$py" -c 'import mlflow; print(mlflow.__version__)' 2>/dev/null)" != "${pinned#mlflow==}" ]; then
     "$py" -m pip install -q --disable-pip-version-check "$pinned" >&2
   fi
+  flock -u 9
+  exec 9>&-
   echo "$py"
 }
 

@@ -35,7 +35,18 @@ enum Command {
     Runs(runs::RunsCommand),
 }
 
+/// Restores the default action of SIGPIPE, which Rust programs ignore: `cascade ... | head`
+/// then ends quietly when `head` closes the pipe, instead of failing on the next write.
+fn die_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any thread exists; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    die_quietly_on_closed_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Data(command) => data::run(command),

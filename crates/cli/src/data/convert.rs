@@ -146,8 +146,8 @@ fn delimiter(text: &str) -> anyhow::Result<u8> {
     }
 }
 
-/// The writer options of `--compression` and `--hashes`.
-fn writer_options(compression: &str, hashes: &str) -> anyhow::Result<WriterOptions> {
+/// The writer options of `--compression` and `--hashes` (shared with `data synth`).
+pub(super) fn writer_options(compression: &str, hashes: &str) -> anyhow::Result<WriterOptions> {
     let compression = match compression {
         "none" => None,
         name => Some(Compression::parse(name).with_context(|| format!("--compression {name:?}"))?),
