@@ -1,9 +1,12 @@
 //! `cascade eval RUN_DIR --data DIR [--split NAME] [--json]`: the metrics of a run's latest
-//! model on a dataset split.
+//! model on a dataset split: AUC, log loss, NE and calibration for ranking models; Recall, NDCG
+//! and HitRate @K with the popularity baseline for two-tower models.
 
 use anyhow::Context;
 use cascade_data::DatasetManifest;
-use cascade_train::{EvalInput, eval_json, load_run, predict};
+use cascade_train::{
+    Catalog, EvalInput, TrainModel, eval_json, evaluate_retrieval, load_run, predict,
+};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -69,6 +72,14 @@ pub fn predictions(
 
 /// Runs `cascade eval`.
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    let two_tower = {
+        let config =
+            cascade_train::TrainConfig::load(&args.run_dir.join(cascade_train::CONFIG_FILE), &[]);
+        matches!(config, Ok(c) if c.model.kind == cascade_train::config::ModelKind::TwoTower)
+    };
+    if two_tower {
+        return run_retrieval(args);
+    }
     let (preds, split, step) = predictions(&args.run_dir, args.data, args.split)?;
     let m = preds.metrics();
     if args.json {
@@ -81,6 +92,64 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
              calibration {:.3}",
             m.samples, m.auc, m.logloss, m.ne, m.calibration
         );
+    }
+    Ok(())
+}
+
+/// `cascade eval` of a two-tower run: retrieval metrics against exact top-K over every item,
+/// the user's training items excluded, beside the popularity baseline; plus AUC and log loss
+/// when the model was trained with the BCE loss.
+fn run_retrieval(args: EvalArgs) -> anyhow::Result<()> {
+    let mut run = load_run(&args.run_dir)?;
+    let (data, split) = data_and_split(&run.config, args.data, args.split)?;
+    let step = run.step;
+    let config = run.config.clone();
+    let ks = config.two_tower.clone().unwrap_or_default().eval_k;
+    let (retrieval, binary) = run.install(|run| -> anyhow::Result<_> {
+        let d = &config.data;
+        let binary = match run.model.logits_available() {
+            true => {
+                let input = EvalInput {
+                    data: &data,
+                    split: &split,
+                    batch_size: d.batch_size,
+                    workers: d.loader_threads,
+                };
+                Some(predict(&mut run.model, &input, d.dense_transform, d.non_finite)?.metrics())
+            }
+            false => None,
+        };
+        let TrainModel::TwoTower(model) = &mut run.model else {
+            anyhow::bail!("the run's checkpoint is not a two-tower model");
+        };
+        let catalog = Catalog::scan(&data, &d.train_split, Some(&split), model.spec())?;
+        Ok((evaluate_retrieval(model, &catalog, &ks)?, binary))
+    })??;
+    let mut out = match &binary {
+        Some(m) => eval_json(Some(&split), m),
+        None => serde_json::json!({ "split": split }),
+    };
+    if let Some(map) = out.as_object_mut() {
+        map.extend(retrieval.json());
+        map.insert("step".into(), step.into());
+    }
+    if args.json {
+        println!("{out}");
+    } else {
+        println!(
+            "{split} ({} users, {} items, model at step {step}):",
+            retrieval.users, retrieval.items
+        );
+        for (k, m) in &retrieval.model {
+            let p = &retrieval.popularity[k];
+            println!(
+                "  @{k:<4} recall {:.4} (popularity {:.4})  ndcg {:.4} ({:.4})  hitrate {:.4} ({:.4})",
+                m.recall, p.recall, m.ndcg, p.ndcg, m.hit_rate, p.hit_rate
+            );
+        }
+        if let Some(m) = binary {
+            println!("  auc {:.4}  logloss {:.4}", m.auc, m.logloss);
+        }
     }
     Ok(())
 }

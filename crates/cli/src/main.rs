@@ -5,6 +5,8 @@
 mod data;
 mod eval;
 mod predict;
+mod quickstart;
+mod recommend;
 mod runs;
 mod train;
 
@@ -21,6 +23,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole funnel on built-in synthetic data: generate, train retrieval and ranking,
+    /// evaluate, recommend (no download, no server).
+    Quickstart(quickstart::QuickstartArgs),
     /// Convert, generate, inspect and verify datasets (MDS shards).
     #[command(subcommand)]
     Data(data::DataCommand),
@@ -30,6 +35,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Write a run's click probabilities for a dataset split to a CSV file.
     Predict(predict::PredictArgs),
+    /// Recommend items to a user from a two-tower run, optionally re-ranked by a ranking run.
+    Recommend(recommend::RecommendArgs),
     /// List, show, compare and sync the runs in the local run store.
     #[command(subcommand)]
     Runs(runs::RunsCommand),
@@ -49,7 +56,9 @@ fn main() -> ExitCode {
     die_quietly_on_closed_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Quickstart(args) => quickstart::run(args),
         Command::Data(command) => data::run(command),
+        Command::Recommend(args) => recommend::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),

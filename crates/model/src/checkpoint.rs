@@ -1,4 +1,5 @@
-//! Checkpoints of a whole ranking model: a folder with a JSON header and binary state files.
+//! Checkpoints of a whole model (ranking or two-tower): a folder with a JSON header and binary
+//! state files.
 //!
 //! `model.json` names the format, its version, the model kind, the full [`RankingSpec`], the
 //! length of every dense parameter tensor and the dense optimizer's step count. `dense.bin`
@@ -9,10 +10,12 @@
 //! refuses a checkpoint of another format version, another kind or another specification,
 //! saying which.
 
-use crate::deepfm::DeepFm;
+use crate::dense_optim::DenseOptimizer;
 use crate::error::{ModelError, Result};
 use crate::ranking::{Net, RankingModel};
 use crate::spec::RankingSpec;
+use crate::two_tower::{TwoTowerModel, TwoTowerSpec};
+use cascade_embed::EmbeddingCollection;
 use cascade_nn::{Parameters, gather_values, parameter_count, scatter_values};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -33,7 +36,7 @@ const DENSE_MAGIC: &[u8; 8] = b"CSCDENSE";
 /// The JSON header of a checkpoint.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Header {
+pub(crate) struct Header {
     format: String,
     version: u32,
     kind: String,
@@ -103,7 +106,7 @@ fn read_block(r: &mut impl Read, path: &Path, what: &str, want: usize) -> Result
         .collect())
 }
 
-fn dense_shapes(net: &mut Net) -> Vec<usize> {
+fn dense_shapes(net: &mut dyn Parameters) -> Vec<usize> {
     let mut shapes = Vec::new();
     net.visit_parameters(&mut |p| shapes.push(p.value.len()));
     shapes
@@ -150,109 +153,231 @@ fn read_header(dir: &Path) -> Result<Header> {
     Ok(header)
 }
 
+/// What a checkpoint needs of a model: its kind and specification for the header, its dense
+/// parameters with their optimizer, and its embedding collections with their file names.
+pub(crate) trait Checkpointed {
+    /// The kind written into and checked against the header.
+    fn kind_name(&self) -> &'static str;
+    /// The specification, as the header stores it.
+    fn spec_json(&self) -> Result<serde_json::Value>;
+    /// Every dense parameter, and the optimizer over them.
+    fn dense_parts(&mut self) -> (&mut dyn Parameters, &mut DenseOptimizer);
+    /// Every embedding collection, with the file it is saved to.
+    fn collections(&mut self) -> Vec<(&'static str, &mut EmbeddingCollection)>;
+}
+
+/// Writes `model`'s whole training state into the folder `dir` (created if needed); see the
+/// module documentation for the layout.
+pub(crate) fn save(model: &mut impl Checkpointed, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let kind = model.kind_name();
+    let spec = model.spec_json()?;
+    let (net, optimizer) = model.dense_parts();
+    let n = parameter_count(net);
+    let mut values = vec![0.0; n];
+    gather_values(net, &mut values)?;
+    let shapes = dense_shapes(net);
+    let dense_path = dir.join(DENSE);
+    let (state, steps) = (optimizer.state(), optimizer.steps());
+    write_atomic(&dense_path, |w| {
+        w.write_all(DENSE_MAGIC)?;
+        write_block(w, &values)?;
+        write_block(w, state)
+    })?;
+    for (file, collection) in model.collections() {
+        collection.save(dir.join(file))?;
+    }
+    let header = Header {
+        format: CHECKPOINT_FORMAT.into(),
+        version: CHECKPOINT_VERSION,
+        kind: kind.into(),
+        spec,
+        dense_shapes: shapes,
+        dense_optimizer_steps: steps,
+    };
+    let header_path = dir.join(HEADER);
+    let text = serde_json::to_vec_pretty(&header).map_err(|e| ModelError::Spec(e.to_string()))?;
+    write_atomic(&header_path, |w| w.write_all(&text))
+}
+
+/// Reads the header of the checkpoint folder `dir`, refusing other formats and versions, and
+/// returns it with the specification it holds, which must be of a model family whose kinds
+/// `kinds` lists.
+pub(crate) fn read_spec<S: serde::de::DeserializeOwned>(
+    dir: &Path,
+    kinds: &[&str],
+) -> Result<(Header, S)> {
+    let header = read_header(dir)?;
+    let path = dir.join(HEADER);
+    if !kinds.contains(&header.kind.as_str()) {
+        return Err(bad(
+            &path,
+            format!(
+                "it holds a {} model, expected one of: {}",
+                header.kind,
+                kinds.join(", ")
+            ),
+        ));
+    }
+    let spec = serde_json::from_value(header.spec.clone())
+        .map_err(|e| bad(&path, format!("model specification: {e}")))?;
+    Ok((header, spec))
+}
+
+/// Replaces `model`'s state with the checkpoint's in `dir`; refuses (changing nothing in the
+/// dense part) a checkpoint of another kind or specification.
+pub(crate) fn restore(model: &mut impl Checkpointed, dir: &Path) -> Result<()> {
+    let header = read_header(dir)?;
+    restore_from(model, dir, &header)
+}
+
+/// [`restore`] with the header already read.
+pub(crate) fn restore_from(
+    model: &mut impl Checkpointed,
+    dir: &Path,
+    header: &Header,
+) -> Result<()> {
+    let header_path = dir.join(HEADER);
+    let kind = model.kind_name();
+    if header.kind != kind {
+        return Err(bad(
+            &header_path,
+            format!("it holds a {} model, this is a {kind} model", header.kind),
+        ));
+    }
+    let mine = model.spec_json()?;
+    if header.spec != mine {
+        return Err(bad(
+            &header_path,
+            format!(
+                "it was written by a different {kind} model: {}",
+                first_difference(&mine, &header.spec)
+            ),
+        ));
+    }
+    let (net, optimizer) = model.dense_parts();
+    if header.dense_shapes != dense_shapes(net) {
+        return Err(bad(
+            &header_path,
+            "dense parameter shapes differ from this model's",
+        ));
+    }
+    let dense_path = dir.join(DENSE);
+    let mut r = BufReader::new(File::open(&dense_path).map_err(io_err(&dense_path))?);
+    let mut magic = [0u8; 8];
+    r.read_exact(&mut magic).map_err(io_err(&dense_path))?;
+    if &magic != DENSE_MAGIC {
+        return Err(bad(&dense_path, "not a Cascade dense-parameter file"));
+    }
+    let n = parameter_count(net);
+    let values = read_block(&mut r, &dense_path, "dense parameters", n)?;
+    let state = read_block(
+        &mut r,
+        &dense_path,
+        "dense optimizer state",
+        optimizer.state().len(),
+    )?;
+    for (file, collection) in model.collections() {
+        collection.load(dir.join(file))?;
+    }
+    let (net, optimizer) = model.dense_parts();
+    scatter_values(net, &values)?;
+    optimizer.restore(&state, header.dense_optimizer_steps)?;
+    Ok(())
+}
+
+impl Checkpointed for RankingModel {
+    fn kind_name(&self) -> &'static str {
+        self.spec.kind.name()
+    }
+
+    fn spec_json(&self) -> Result<serde_json::Value> {
+        serde_json::to_value(&self.spec).map_err(|e| ModelError::Spec(e.to_string()))
+    }
+
+    fn dense_parts(&mut self) -> (&mut dyn Parameters, &mut DenseOptimizer) {
+        (&mut self.net, &mut self.optimizer)
+    }
+
+    fn collections(&mut self) -> Vec<(&'static str, &mut EmbeddingCollection)> {
+        let mut all = vec![(EMBEDDINGS, &mut self.embeddings)];
+        if let Net::DeepFm(net) = &mut self.net {
+            all.push((FIRST_ORDER, net.first_order_mut()));
+        }
+        all
+    }
+}
+
 impl RankingModel {
     /// Writes the whole training state into the folder `dir` (created if needed); see the
     /// module documentation for the layout.
     pub fn save(&mut self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let n = parameter_count(&mut self.net);
-        let mut values = vec![0.0; n];
-        gather_values(&mut self.net, &mut values)?;
-        let dense_path = dir.join(DENSE);
-        let state = self.optimizer.state();
-        write_atomic(&dense_path, |w| {
-            w.write_all(DENSE_MAGIC)?;
-            write_block(w, &values)?;
-            write_block(w, state)
-        })?;
-        self.embeddings.save(dir.join(EMBEDDINGS))?;
-        if let Net::DeepFm(net) = &self.net {
-            net.first_order().save(dir.join(FIRST_ORDER))?;
-        }
-        let header = Header {
-            format: CHECKPOINT_FORMAT.into(),
-            version: CHECKPOINT_VERSION,
-            kind: self.spec.kind.name().into(),
-            spec: serde_json::to_value(&self.spec).map_err(|e| ModelError::Spec(e.to_string()))?,
-            dense_shapes: dense_shapes(&mut self.net),
-            dense_optimizer_steps: self.optimizer.steps(),
-        };
-        let header_path = dir.join(HEADER);
-        let text =
-            serde_json::to_vec_pretty(&header).map_err(|e| ModelError::Spec(e.to_string()))?;
-        write_atomic(&header_path, |w| w.write_all(&text))
+        save(self, dir)
     }
 
     /// Builds the model a checkpoint folder describes and restores its state.
     pub fn load(dir: &Path) -> Result<Self> {
-        let header = read_header(dir)?;
-        let spec: RankingSpec = serde_json::from_value(header.spec.clone())
-            .map_err(|e| bad(&dir.join(HEADER), format!("model specification: {e}")))?;
+        let (header, spec) = read_spec::<RankingSpec>(dir, &RANKING_KINDS)?;
         let mut model = RankingModel::new(spec)?;
-        model.restore_from(dir, &header)?;
+        restore_from(&mut model, dir, &header)?;
         Ok(model)
     }
 
     /// Replaces this model's state with a checkpoint's; refuses (changing nothing in the
     /// dense part) a checkpoint of another kind or specification.
     pub fn restore(&mut self, dir: &Path) -> Result<()> {
-        let header = read_header(dir)?;
-        self.restore_from(dir, &header)
-    }
-
-    fn restore_from(&mut self, dir: &Path, header: &Header) -> Result<()> {
-        let header_path = dir.join(HEADER);
-        let kind = self.spec.kind.name();
-        if header.kind != kind {
-            return Err(bad(
-                &header_path,
-                format!("it holds a {} model, this is a {kind} model", header.kind),
-            ));
-        }
-        let mine = serde_json::to_value(&self.spec).map_err(|e| ModelError::Spec(e.to_string()))?;
-        if header.spec != mine {
-            return Err(bad(
-                &header_path,
-                format!(
-                    "it was written by a different {kind} model: {}",
-                    first_difference(&mine, &header.spec)
-                ),
-            ));
-        }
-        if header.dense_shapes != dense_shapes(&mut self.net) {
-            return Err(bad(
-                &header_path,
-                "dense parameter shapes differ from this model's",
-            ));
-        }
-        let dense_path = dir.join(DENSE);
-        let mut r = BufReader::new(File::open(&dense_path).map_err(io_err(&dense_path))?);
-        let mut magic = [0u8; 8];
-        r.read_exact(&mut magic).map_err(io_err(&dense_path))?;
-        if &magic != DENSE_MAGIC {
-            return Err(bad(&dense_path, "not a Cascade dense-parameter file"));
-        }
-        let n = parameter_count(&mut self.net);
-        let values = read_block(&mut r, &dense_path, "dense parameters", n)?;
-        let state = read_block(
-            &mut r,
-            &dense_path,
-            "dense optimizer state",
-            self.optimizer.state().len(),
-        )?;
-        self.embeddings.load(dir.join(EMBEDDINGS))?;
-        if let Net::DeepFm(net) = &mut self.net {
-            load_first_order(net, dir)?;
-        }
-        scatter_values(&mut self.net, &values)?;
-        self.optimizer
-            .restore(&state, header.dense_optimizer_steps)?;
-        Ok(())
+        restore(self, dir)
     }
 }
 
-fn load_first_order(net: &mut DeepFm, dir: &Path) -> Result<()> {
-    Ok(net.first_order_mut().load(dir.join(FIRST_ORDER))?)
+/// The kinds a [`RankingModel`] checkpoint can hold.
+const RANKING_KINDS: [&str; 3] = ["dlrm", "dcn", "deepfm"];
+
+const TWO_TOWER: &str = "two_tower";
+const USER_EMBEDDINGS: &str = "user_embeddings.bin";
+const ITEM_EMBEDDINGS: &str = "item_embeddings.bin";
+
+impl Checkpointed for TwoTowerModel {
+    fn kind_name(&self) -> &'static str {
+        TWO_TOWER
+    }
+
+    fn spec_json(&self) -> Result<serde_json::Value> {
+        serde_json::to_value(&self.spec).map_err(|e| ModelError::Spec(e.to_string()))
+    }
+
+    fn dense_parts(&mut self) -> (&mut dyn Parameters, &mut DenseOptimizer) {
+        (&mut self.towers, &mut self.optimizer)
+    }
+
+    fn collections(&mut self) -> Vec<(&'static str, &mut EmbeddingCollection)> {
+        vec![
+            (USER_EMBEDDINGS, &mut self.towers.user.embeddings),
+            (ITEM_EMBEDDINGS, &mut self.towers.item.embeddings),
+        ]
+    }
+}
+
+impl TwoTowerModel {
+    /// Writes the whole training state into the folder `dir` (created if needed): the header,
+    /// `dense.bin` (both tower MLPs, user first) and one embedding file per tower.
+    pub fn save(&mut self, dir: &Path) -> Result<()> {
+        save(self, dir)
+    }
+
+    /// Builds the model a checkpoint folder describes and restores its state.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let (header, spec) = read_spec::<TwoTowerSpec>(dir, &[TWO_TOWER])?;
+        let mut model = TwoTowerModel::new(spec)?;
+        restore_from(&mut model, dir, &header)?;
+        Ok(model)
+    }
+
+    /// Replaces this model's state with a checkpoint's; refuses a checkpoint of another kind
+    /// or specification.
+    pub fn restore(&mut self, dir: &Path) -> Result<()> {
+        restore(self, dir)
+    }
 }
 
 #[cfg(test)]

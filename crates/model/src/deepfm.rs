@@ -81,11 +81,6 @@ impl DeepFm {
     }
 
     /// The first-order tables, for checkpoints.
-    pub(crate) fn first_order(&self) -> &EmbeddingCollection {
-        &self.first_order
-    }
-
-    /// The first-order tables, for restoring checkpoints.
     pub(crate) fn first_order_mut(&mut self) -> &mut EmbeddingCollection {
         &mut self.first_order
     }

@@ -1,4 +1,5 @@
-//! Ranking models: DLRM, DCN-v2 and DeepFM over an embedding collection and dense layers.
+//! Models: the ranking models (DLRM, DCN-v2 and DeepFM over an embedding collection and dense
+//! layers) and the two-tower retrieval model ([`TwoTowerModel`]).
 //!
 //! A [`RankingModel`] is built from a [`RankingSpec`] (architecture, feature inputs, layer
 //! sizes, optimizers, seed). One training step is [`RankingModel::forward`] on a
@@ -21,9 +22,11 @@ mod gradcheck;
 mod ranking;
 mod rows;
 mod spec;
+mod two_tower;
 
 pub use checkpoint::{CHECKPOINT_FORMAT, CHECKPOINT_VERSION};
 pub use dense_optim::DenseOptimizer;
 pub use error::ModelError;
 pub use ranking::RankingModel;
 pub use spec::{DenseOptimizerKind, DenseOptimizerSpec, ModelKind, RankingSpec, SparseInput};
+pub use two_tower::{TowerFeature, TwoTowerLoss, TwoTowerModel, TwoTowerSpec};

@@ -78,6 +78,12 @@ impl RankingModel {
                 )?;
                 Net::DeepFm(Box::new(DeepFm::new(&spec, first, &mut rng)?))
             }
+            // Refused by `validate` above.
+            ModelKind::TwoTower => {
+                return Err(ModelError::Spec(
+                    "kind: two_tower is not a ranking model".into(),
+                ));
+            }
         };
         let optimizer = DenseOptimizer::new(spec.dense_optimizer, &mut net);
         Ok(Self {

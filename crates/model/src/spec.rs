@@ -19,6 +19,10 @@ pub enum ModelKind {
     Dcn,
     /// DeepFM: first-order terms, FM second-order term and a deep MLP, summed.
     Deepfm,
+    /// The two-tower retrieval model ([`TwoTowerModel`](crate::TwoTowerModel)), not a ranking
+    /// architecture: listed here so one `model.kind` names every model.
+    #[serde(rename = "two_tower")]
+    TwoTower,
 }
 
 impl ModelKind {
@@ -28,6 +32,7 @@ impl ModelKind {
             ModelKind::Dlrm => "dlrm",
             ModelKind::Dcn => "dcn",
             ModelKind::Deepfm => "deepfm",
+            ModelKind::TwoTower => "two_tower",
         }
     }
 }
@@ -107,6 +112,9 @@ impl RankingSpec {
     /// Checks the sizes fit together; errors name the field.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(ModelError::Spec(m));
+        if self.kind == ModelKind::TwoTower {
+            return bad("kind: two_tower is a retrieval model, built as a TwoTowerModel".into());
+        }
         if self.sparse.is_empty() {
             return bad("sparse: a ranking model needs at least one sparse feature".into());
         }

@@ -12,9 +12,9 @@
 //! checkpoint intact and named by `latest`. Only the newest few are kept.
 
 use crate::error::{Result, TrainError, io_at};
+use crate::model::TrainModel;
 use crate::run_dir::write_atomic;
 use cascade_data::ResumeState;
-use cascade_model::RankingModel;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -44,7 +44,7 @@ pub fn model_dir(dir: &Path) -> PathBuf {
 /// at it and deletes all but the newest `keep`. Returns its folder.
 pub fn save(
     run: &Path,
-    model: &mut RankingModel,
+    model: &mut TrainModel,
     state: &TrainerState,
     keep: usize,
 ) -> Result<PathBuf> {

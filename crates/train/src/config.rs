@@ -104,7 +104,9 @@ pub enum NonFinitePolicy {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
-    /// `dlrm`, `dcn` (DCN-v2, the MLPerf DLRMv2 shape) or `deepfm`.
+    /// `dlrm`, `dcn` (DCN-v2, the MLPerf DLRMv2 shape), `deepfm`, or `two_tower` (the
+    /// retrieval model, configured in the `[two_tower]` section; the other keys here are the
+    /// ranking models').
     pub kind: ModelKind,
     /// Embedding dimension of every sparse feature (and the bottom MLP's output). Default 64.
     pub embedding_dim: usize,
@@ -210,6 +212,68 @@ impl Default for OptimizerConfig {
     }
 }
 
+/// How a two-tower model scores a user against an item; see [`TwoTowerConfig::scoring`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scoring {
+    /// Dot product of the two embeddings.
+    Dot,
+    /// Cosine: the dot product of the L2-normalised embeddings.
+    Cosine,
+}
+
+/// The two-tower model (`model.kind = "two_tower"`): which features each tower embeds, the
+/// towers' MLP, the score and the loss.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TwoTowerConfig {
+    /// Features of the user tower, from the dataset's sparse features; the first is the user
+    /// id (it identifies the user in evaluation and recommendations). Default ["user_id"].
+    pub user_features: Vec<String>,
+    /// Features of the item tower; the first is the item id. Default ["item_id"].
+    pub item_features: Vec<String>,
+    /// Embedding width of the two id features (the first of each tower). Default 64.
+    pub id_dim: usize,
+    /// Embedding width of every other feature. Default 16.
+    pub feature_dim: usize,
+    /// Layer widths of each tower's MLP (ReLU between layers, none after the last); the last
+    /// is the width of the user and item embeddings. Default [128, 64].
+    pub tower_mlp: Vec<usize>,
+    /// `dot` or `cosine`. Default `dot`.
+    pub scoring: Scoring,
+    /// Scores are divided by this (a small value sharpens the softmax). Default 1.0.
+    pub temperature: f32,
+    /// `bce` (pointwise, on the dataset's label: the reference notebook's objective) or
+    /// `softmax` (in-batch sampled softmax over every interaction). Default `softmax`.
+    pub loss: cascade_model::TwoTowerLoss,
+    /// Softmax: subtract each item's log training frequency from its logit as a negative (the
+    /// log-Q correction). Default true.
+    pub log_q_correction: bool,
+    /// Softmax: leave out of a row's softmax the other in-batch copies of its own item.
+    /// Default true.
+    pub remove_accidental_hits: bool,
+    /// Cut-offs K of the retrieval metrics (Recall, NDCG, HitRate @K). Default [10, 50, 100].
+    pub eval_k: Vec<usize>,
+}
+
+impl Default for TwoTowerConfig {
+    fn default() -> Self {
+        Self {
+            user_features: vec!["user_id".into()],
+            item_features: vec!["item_id".into()],
+            id_dim: 64,
+            feature_dim: 16,
+            tower_mlp: vec![128, 64],
+            scoring: Scoring::Dot,
+            temperature: 1.0,
+            loss: cascade_model::TwoTowerLoss::Softmax,
+            log_q_correction: true,
+            remove_accidental_hits: true,
+            eval_k: vec![10, 50, 100],
+        }
+    }
+}
+
 /// The training loop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -265,6 +329,10 @@ pub struct TrainConfig {
     /// The training-loop section.
     #[serde(default)]
     pub train: LoopConfig,
+    /// The two-tower section: present exactly when `model.kind = "two_tower"` (filled with its
+    /// defaults when the file leaves it out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub two_tower: Option<TwoTowerConfig>,
 }
 
 impl TrainConfig {
@@ -291,7 +359,7 @@ impl TrainConfig {
         for text in overrides {
             apply_override(&mut tree, text)?;
         }
-        let config: TrainConfig = serde_path_to_error::deserialize(toml::Value::Table(tree))
+        let mut config: TrainConfig = serde_path_to_error::deserialize(toml::Value::Table(tree))
             .map_err(|e| {
                 let path = e.path().to_string();
                 let message = e.into_inner().message().to_string();
@@ -301,6 +369,9 @@ impl TrainConfig {
                     format!("{path}: {message}")
                 })
             })?;
+        if config.model.kind == ModelKind::TwoTower && config.two_tower.is_none() {
+            config.two_tower = Some(TwoTowerConfig::default());
+        }
         config.check(origin)?;
         Ok(config)
     }
@@ -316,6 +387,22 @@ impl TrainConfig {
             key: key.into(),
             message,
         };
+        self.check_common(origin)?;
+        match &self.two_tower {
+            Some(t) if self.model.kind == ModelKind::TwoTower => {
+                return self.check_two_tower(t, origin);
+            }
+            Some(_) => {
+                return Err(bad(
+                    "two_tower",
+                    format!(
+                        "this section configures model.kind = \"two_tower\", not \"{}\"",
+                        self.model.kind.name()
+                    ),
+                ));
+            }
+            None => {}
+        }
         let m = &self.model;
         if m.embedding_dim == 0 {
             return Err(bad("model.embedding_dim", "must be at least 1".into()));
@@ -338,6 +425,22 @@ impl TrainConfig {
         if m.bottom_mlp.contains(&0) || m.top_mlp.contains(&0) {
             return Err(bad("model", "MLP layer sizes must be at least 1".into()));
         }
+        if self.model.kind == ModelKind::Dcn && self.model.cross_layers == 0 {
+            return Err(bad(
+                "model.cross_layers",
+                "DCN-v2 needs at least one".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The checks every model kind shares: data, loop and optimizer settings.
+    fn check_common(&self, origin: &str) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| ConfigError::Inconsistent {
+            origin: origin.into(),
+            key: key.into(),
+            message,
+        };
         if self.data.batch_size == 0 {
             return Err(bad("data.batch_size", "must be at least 1".into()));
         }
@@ -349,12 +452,6 @@ impl TrainConfig {
         }
         if self.train.keep_checkpoints == 0 {
             return Err(bad("train.keep_checkpoints", "must be at least 1".into()));
-        }
-        if self.model.kind == ModelKind::Dcn && self.model.cross_layers == 0 {
-            return Err(bad(
-                "model.cross_layers",
-                "DCN-v2 needs at least one".into(),
-            ));
         }
         if !(self.optimizer.momentum.is_finite() && (0.0..1.0).contains(&self.optimizer.momentum)) {
             return Err(bad(
@@ -377,6 +474,52 @@ impl TrainConfig {
             return Err(bad(
                 "optimizer.clip_norm",
                 "must be 0 (off) or positive".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The checks of a two-tower configuration (the ranking sections' MLP keys do not apply).
+    fn check_two_tower(&self, t: &TwoTowerConfig, origin: &str) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| ConfigError::Inconsistent {
+            origin: origin.into(),
+            key: format!("two_tower.{key}"),
+            message,
+        };
+        if t.user_features.is_empty() {
+            return Err(bad("user_features", "needs at least the user id".into()));
+        }
+        if t.item_features.is_empty() {
+            return Err(bad("item_features", "needs at least the item id".into()));
+        }
+        if t.id_dim == 0 || t.feature_dim == 0 {
+            return Err(bad("id_dim", "embedding widths must be at least 1".into()));
+        }
+        if t.tower_mlp.is_empty() || t.tower_mlp.contains(&0) {
+            return Err(bad(
+                "tower_mlp",
+                format!(
+                    "needs at least one layer, each at least 1 wide, found {:?}",
+                    t.tower_mlp
+                ),
+            ));
+        }
+        if !(t.temperature.is_finite() && t.temperature > 0.0) {
+            return Err(bad(
+                "temperature",
+                format!("must be positive, found {}", t.temperature),
+            ));
+        }
+        if t.eval_k.is_empty() || t.eval_k.contains(&0) {
+            return Err(bad(
+                "eval_k",
+                format!("needs cut-offs of at least 1, found {:?}", t.eval_k),
+            ));
+        }
+        if t.loss == cascade_model::TwoTowerLoss::Softmax && self.data.batch_size < 2 {
+            return Err(bad(
+                "loss",
+                "an in-batch softmax needs data.batch_size of at least 2".into(),
             ));
         }
         Ok(())

@@ -14,6 +14,9 @@ pub enum TrainError {
     /// The dataset could not be opened or read.
     #[error(transparent)]
     Data(#[from] cascade_data::DataError),
+    /// Retrieval (top-K search) refused its input.
+    #[error(transparent)]
+    Retrieve(#[from] cascade_retrieve::RetrieveError),
     /// A file of the run folder could not be read or written.
     #[error("{path}: {source}")]
     Io {

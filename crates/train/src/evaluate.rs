@@ -5,9 +5,9 @@
 use crate::config::{DenseTransform, NonFinitePolicy};
 use crate::error::{Result, TrainError};
 use crate::features::DensePrep;
+use crate::model::TrainModel;
 use cascade_data::{OpenOptions, ReaderConfig, ShuffleConfig, StreamingDataset};
 use cascade_metrics::{BinaryMetrics, binary_metrics};
-use cascade_model::RankingModel;
 use std::path::Path;
 
 /// The probabilities of one split, with each sample's index and label.
@@ -52,9 +52,10 @@ pub(crate) fn location(data: &Path) -> Result<&str> {
 }
 
 /// Runs `model` over every sample of the split, in stored order, with the dense transform
-/// and NaN/Inf policy of training applied.
+/// and NaN/Inf policy of training applied. A model without probabilities (a two-tower model
+/// trained with the softmax) is an error.
 pub fn predict(
-    model: &mut RankingModel,
+    model: &mut TrainModel,
     input: &EvalInput<'_>,
     transform: DenseTransform,
     non_finite: NonFinitePolicy,
@@ -91,7 +92,13 @@ pub fn predict(
             )));
         }
         prep.apply(&mut batch)?;
-        let logits = model.forward(&batch)?;
+        let logits = model.logits(&batch)?.ok_or_else(|| {
+            TrainError::Invalid(
+                "a two-tower model trained with the softmax loss scores items for retrieval \
+                 and has no click probabilities; use its retrieval metrics"
+                    .into(),
+            )
+        })?;
         out.probabilities
             .extend(logits.iter().map(|&z| 1.0 / (1.0 + (-z).exp())));
         out.indices.extend_from_slice(&batch.indices);

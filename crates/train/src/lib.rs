@@ -10,24 +10,30 @@
 //! checkpoints, `report.html`), mirrored to an MLflow server when one is configured.
 //! [`load_run`] reopens a run's latest model for [`predict`] and evaluation.
 
+mod catalog;
 mod checkpoint;
 pub mod config;
 mod error;
 mod evaluate;
 mod features;
+mod model;
 mod model_spec;
 mod progress;
+mod retrieval;
 mod run;
 mod run_dir;
 mod tracking;
 mod trainer;
 
+pub use catalog::{Catalog, Entities};
 pub use checkpoint::TrainerState;
 pub use config::{ConfigError, TrainConfig};
 pub use error::{Result, TrainError};
 pub use evaluate::{EvalInput, Predictions, predict};
 pub use features::DensePrep;
-pub use model_spec::ranking_spec;
+pub use model::TrainModel;
+pub use model_spec::{ranking_spec, two_tower_spec};
+pub use retrieval::{RetrievalEval, corpus_embeddings, evaluate_retrieval, user_embeddings};
 pub use run::{LoadedRun, load_run};
 pub use run_dir::{CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, write_atomic};
 pub use tracking::{

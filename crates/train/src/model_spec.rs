@@ -1,12 +1,13 @@
-//! From a training configuration and a dataset manifest to a model specification: which
+//! From a training configuration and a dataset manifest to a model specification (ranking or
+//! two-tower): which
 //! features the model embeds, how many rows each table has, and every layer and optimizer
 //! setting.
 
-use crate::config::{SparseOptimizerKind, StorageKind, TrainConfig};
+use crate::config::{Scoring, SparseOptimizerKind, StorageKind, TrainConfig};
 use crate::error::{Result, TrainError};
 use cascade_data::DatasetManifest;
 use cascade_embed::{Optimizer, Pooling, Storage};
-use cascade_model::{DenseOptimizerSpec, RankingSpec, SparseInput};
+use cascade_model::{DenseOptimizerSpec, RankingSpec, SparseInput, TowerFeature, TwoTowerSpec};
 
 /// The model `config` describes for a dataset with `manifest`'s features.
 pub fn ranking_spec(config: &TrainConfig, manifest: &DatasetManifest) -> Result<RankingSpec> {
@@ -15,35 +16,13 @@ pub fn ranking_spec(config: &TrainConfig, manifest: &DatasetManifest) -> Result<
         .sparse
         .iter()
         .map(|f| {
-            let rows = match (f.cardinality, config.embeddings.hash_rows) {
-                (0, Some(rows)) => rows,
-                (0, None) => {
-                    return Err(TrainError::Invalid(format!(
-                        "sparse feature '{}' has no cardinality in cascade.json; set \
-                         embeddings.hash_rows",
-                        f.name
-                    )));
-                }
-                (rows, _) => rows,
-            };
             Ok(SparseInput {
                 name: f.name.clone(),
-                rows,
+                rows: rows_of(config, &f.name, f.cardinality)?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let e = &config.embeddings;
-    let lr = e.learning_rate;
-    let embedding_optimizer = match e.optimizer {
-        SparseOptimizerKind::Sgd => Optimizer::Sgd {
-            lr,
-            weight_decay: 0.0,
-        },
-        SparseOptimizerKind::RowwiseAdagrad => Optimizer::rowwise_adagrad(lr),
-        SparseOptimizerKind::Adam => Optimizer::adam(lr),
-    };
     let m = &config.model;
-    let o = &config.optimizer;
     Ok(RankingSpec {
         kind: m.kind,
         num_dense,
@@ -55,18 +34,98 @@ pub fn ranking_spec(config: &TrainConfig, manifest: &DatasetManifest) -> Result<
         cross_layers: m.cross_layers,
         cross_rank: m.cross_rank,
         pooling: Pooling::Sum,
-        storage: match e.storage {
-            StorageKind::F32 => Storage::F32,
-            StorageKind::F16 => Storage::F16,
-            StorageKind::Int8 => Storage::Int8,
-        },
-        embedding_optimizer,
-        dense_optimizer: DenseOptimizerSpec {
-            kind: o.kind,
-            learning_rate: o.learning_rate,
-            momentum: o.momentum,
-            clip_norm: o.clip_norm,
-        },
+        storage: storage(config),
+        embedding_optimizer: embedding_optimizer(config),
+        dense_optimizer: dense_optimizer(config),
         seed: config.train.seed,
     })
+}
+
+/// The two-tower model `config` describes for a dataset with `manifest`'s features: each
+/// listed feature must be one of the dataset's sparse features; multi-hot ones are
+/// mean-pooled, single ids summed (a bag of one).
+pub fn two_tower_spec(config: &TrainConfig, manifest: &DatasetManifest) -> Result<TwoTowerSpec> {
+    let t = config.two_tower.clone().unwrap_or_default();
+    let tower = |names: &[String], key: &str| {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let f = manifest.sparse.iter().find(|f| &f.name == name).ok_or_else(|| {
+                    let known: Vec<&str> =
+                        manifest.sparse.iter().map(|f| f.name.as_str()).collect();
+                    TrainError::Invalid(format!(
+                        "two_tower.{key}: the dataset has no sparse feature '{name}' (it has: {})",
+                        known.join(", ")
+                    ))
+                })?;
+                Ok(TowerFeature {
+                    name: name.clone(),
+                    rows: rows_of(config, &f.name, f.cardinality)?,
+                    dim: if i == 0 { t.id_dim } else { t.feature_dim },
+                    pooling: if f.multi_hot {
+                        Pooling::Mean
+                    } else {
+                        Pooling::Sum
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>>>()
+    };
+    Ok(TwoTowerSpec {
+        user_features: tower(&t.user_features, "user_features")?,
+        item_features: tower(&t.item_features, "item_features")?,
+        tower_mlp: t.tower_mlp.clone(),
+        cosine: t.scoring == Scoring::Cosine,
+        temperature: t.temperature,
+        loss: t.loss,
+        log_q_correction: t.log_q_correction,
+        remove_accidental_hits: t.remove_accidental_hits,
+        storage: storage(config),
+        embedding_optimizer: embedding_optimizer(config),
+        dense_optimizer: dense_optimizer(config),
+        seed: config.train.seed,
+    })
+}
+
+/// The table rows of feature `name`: its cardinality, or `embeddings.hash_rows` for a hashed
+/// feature (cardinality 0).
+fn rows_of(config: &TrainConfig, name: &str, cardinality: u64) -> Result<u64> {
+    match (cardinality, config.embeddings.hash_rows) {
+        (0, Some(rows)) => Ok(rows),
+        (0, None) => Err(TrainError::Invalid(format!(
+            "sparse feature '{name}' has no cardinality in cascade.json; set embeddings.hash_rows"
+        ))),
+        (rows, _) => Ok(rows),
+    }
+}
+
+fn storage(config: &TrainConfig) -> Storage {
+    match config.embeddings.storage {
+        StorageKind::F32 => Storage::F32,
+        StorageKind::F16 => Storage::F16,
+        StorageKind::Int8 => Storage::Int8,
+    }
+}
+
+fn embedding_optimizer(config: &TrainConfig) -> Optimizer {
+    let lr = config.embeddings.learning_rate;
+    match config.embeddings.optimizer {
+        SparseOptimizerKind::Sgd => Optimizer::Sgd {
+            lr,
+            weight_decay: 0.0,
+        },
+        SparseOptimizerKind::RowwiseAdagrad => Optimizer::rowwise_adagrad(lr),
+        SparseOptimizerKind::Adam => Optimizer::adam(lr),
+    }
+}
+
+fn dense_optimizer(config: &TrainConfig) -> DenseOptimizerSpec {
+    let o = &config.optimizer;
+    DenseOptimizerSpec {
+        kind: o.kind,
+        learning_rate: o.learning_rate,
+        momentum: o.momentum,
+        clip_norm: o.clip_norm,
+    }
 }

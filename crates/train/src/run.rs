@@ -4,8 +4,8 @@
 use crate::checkpoint;
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
+use crate::model::TrainModel;
 use crate::run_dir::CONFIG_FILE;
-use cascade_model::RankingModel;
 use std::path::{Path, PathBuf};
 
 /// A run's configuration and latest model.
@@ -14,7 +14,7 @@ pub struct LoadedRun {
     /// The run's resolved configuration.
     pub config: TrainConfig,
     /// The model of the latest checkpoint.
-    pub model: RankingModel,
+    pub model: TrainModel,
     /// The checkpoint folder it came from.
     pub checkpoint: PathBuf,
     /// Training steps the model had taken.
@@ -48,13 +48,13 @@ pub fn load_run(run_dir: &Path) -> Result<LoadedRun> {
     let dir = checkpoint::latest(run_dir)?.ok_or_else(|| {
         TrainError::Invalid(format!("{} has no checkpoint yet", run_dir.display()))
     })?;
-    let model = RankingModel::load(&checkpoint::model_dir(&dir))?;
-    let (found, want) = (model.spec().kind, config.model.kind);
-    if found != want {
+    let want = config.model.kind;
+    let model = TrainModel::load(&checkpoint::model_dir(&dir), want)?;
+    if model.kind_name() != want.name() {
         return Err(TrainError::Invalid(format!(
             "checkpoint {} holds a {} model, but the run's {CONFIG_FILE} says model.kind = \"{}\"",
             dir.display(),
-            found.name(),
+            model.kind_name(),
             want.name()
         )));
     }

@@ -5,19 +5,21 @@
 //! updates — depends only on the configuration, its seed and the thread count, so a run
 //! repeated with the same settings, or interrupted and resumed, ends with an identical model.
 
+use crate::catalog::Catalog;
 use crate::checkpoint::{self, TrainerState};
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
 use crate::evaluate::{EvalInput, location, predict};
 use crate::features::DensePrep;
-use crate::model_spec::ranking_spec;
+use crate::model::TrainModel;
 use crate::progress::Progress;
+use crate::retrieval::{RetrievalEval, evaluate_retrieval};
 use crate::run_dir::{CONFIG_FILE, RunDir, finite_or_null};
 use crate::tracking::{CHECKPOINT_ARTIFACT, RunOptions, TrainedRun};
 use cascade_data::{OpenOptions, ReaderConfig, ShuffleConfig, StreamingDataset};
 use cascade_metrics::BinaryMetrics;
-use cascade_model::RankingModel;
-use cascade_track::{ReportExtras, RunStatus, Tracker};
+use cascade_model::TwoTowerModel;
+use cascade_track::{ReportExtras, RetrievalComparison, RunStatus, Tracker};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -146,11 +148,16 @@ fn end_run(
     } else {
         RunStatus::Finished
     };
+    let retrieval = outcome.retrieval.as_ref().map(|r| RetrievalComparison {
+        model: &r.model,
+        baseline: &r.popularity,
+        baseline_name: "popularity",
+    });
     let tracking = tracker.finish_with_report(
         status,
         &ReportExtras {
             predictions,
-            retrieval: None,
+            retrieval,
         },
     )?;
     if outcome.stopped {
@@ -178,6 +185,8 @@ struct Outcome {
     checkpoint: Option<PathBuf>,
     /// The probabilities and labels of the last evaluation.
     predictions: Option<(Vec<f32>, Vec<f32>)>,
+    /// The retrieval metrics of the last evaluation (two-tower runs).
+    retrieval: Option<RetrievalEval>,
     /// Whether it was stopped before the end.
     stopped: bool,
 }
@@ -191,11 +200,36 @@ struct Session<'a> {
     batch_spec: cascade_data::BatchSpec,
     prep: DensePrep,
     eval_split: Option<String>,
-    model: RankingModel,
+    model: TrainModel,
+    /// The users and items of a two-tower run's data.
+    catalog: Option<Catalog>,
     state: TrainerState,
     last_checkpoint: Option<PathBuf>,
     last_predictions: Option<(Vec<f32>, Vec<f32>)>,
+    last_retrieval: Option<RetrievalEval>,
     stop: Arc<AtomicBool>,
+}
+
+/// The metrics of one evaluation: binary ones when the model predicts probabilities,
+/// retrieval ones for a two-tower model.
+#[derive(Debug, Clone, Default)]
+struct Evaluation {
+    binary: Option<BinaryMetrics>,
+    retrieval: Option<RetrievalEval>,
+}
+
+impl Evaluation {
+    /// The metrics as one JSON object.
+    fn json(&self, split: Option<&str>) -> serde_json::Value {
+        let mut out = match &self.binary {
+            Some(m) => eval_json(split, m),
+            None => serde_json::json!({ "split": split }),
+        };
+        if let (Some(r), Some(map)) = (&self.retrieval, out.as_object_mut()) {
+            map.extend(r.json());
+        }
+        out
+    }
 }
 
 impl<'a> Session<'a> {
@@ -215,8 +249,14 @@ impl<'a> Session<'a> {
             &config.data.train_split,
             &OpenOptions::default(),
         )?;
-        let spec = ranking_spec(config, &manifest)?;
-        let mut model = RankingModel::new(spec)?;
+        let eval_split = eval_split(config, &manifest);
+        let mut model = TrainModel::build(config, &manifest)?;
+        let catalog = match &mut model {
+            TrainModel::TwoTower(m) => {
+                Some(two_tower_catalog(m, &data, config, eval_split.as_deref())?)
+            }
+            TrainModel::Ranking(_) => None,
+        };
         let state = match &from {
             Some(dir) => {
                 model.restore(&checkpoint::model_dir(dir))?;
@@ -244,13 +284,15 @@ impl<'a> Session<'a> {
                 config.data.dense_transform,
                 config.data.non_finite,
             ),
-            eval_split: eval_split(config, &manifest),
+            eval_split,
             data,
             dataset,
             model,
+            catalog,
             state,
             last_checkpoint: from,
             last_predictions: None,
+            last_retrieval: None,
             stop: stop.clone(),
         })
     }
@@ -276,7 +318,7 @@ impl<'a> Session<'a> {
         let first_samples = self.state.samples;
         let (mut window_loss, mut window_steps) = (0.0f64, 0u64);
         let mut last_loss = f64::NAN;
-        let mut last_eval: Option<(u64, BinaryMetrics)> = None;
+        let mut last_eval: Option<(u64, Evaluation)> = None;
         let mut last_saved = None;
         let mut stopped = false;
         'epochs: while self.state.reader.epoch < epochs && self.state.step < max_steps {
@@ -346,7 +388,11 @@ impl<'a> Session<'a> {
         }
         let wall_s = started.elapsed().as_secs_f64();
         // A stopped run skips the final evaluation: the user asked it to end now.
-        if !stopped && last_eval.is_none_or(|(s, _)| s != self.state.step) {
+        if !stopped
+            && last_eval
+                .as_ref()
+                .is_none_or(|(s, _)| *s != self.state.step)
+        {
             last_eval = self
                 .evaluate(self.state.reader.epoch, &progress)?
                 .map(|m| (self.state.step, m));
@@ -355,14 +401,14 @@ impl<'a> Session<'a> {
             self.checkpoint()?;
         }
         let summary = serde_json::json!({
-            "model": self.model.spec().kind.name(),
+            "model": self.model.kind_name(),
             "steps": self.state.step,
             "samples": self.state.samples,
             "epoch": self.state.reader.epoch,
             "train_loss": finite_or_null(last_loss),
             "samples_per_s": (self.state.samples - first_samples) as f64 / wall_s.max(1e-9),
             "train_wall_s": wall_s,
-            "eval": last_eval.map(|(_, m)| eval_json(self.eval_split.as_deref(), &m)),
+            "eval": last_eval.map(|(_, m)| m.json(self.eval_split.as_deref())),
             "checkpoint": self.last_checkpoint.as_ref().map(|p| p.display().to_string()),
         });
         self.run.write_summary(&summary)?;
@@ -371,39 +417,60 @@ impl<'a> Session<'a> {
             step: self.state.step,
             checkpoint: self.last_checkpoint.clone(),
             predictions: self.last_predictions.take(),
+            retrieval: self.last_retrieval.take(),
             stopped,
         })
     }
 
     /// Evaluates on the eval split, logs the metrics and returns them (none without a split).
-    fn evaluate(&mut self, epoch: u64, progress: &Progress) -> Result<Option<BinaryMetrics>> {
+    fn evaluate(&mut self, epoch: u64, progress: &Progress) -> Result<Option<Evaluation>> {
         let Some(split) = self.eval_split.clone() else {
             return Ok(None);
         };
-        let input = EvalInput {
-            data: &self.data,
-            split: &split,
-            batch_size: self.config.data.batch_size,
-            workers: self.config.data.loader_threads,
-        };
-        let d = &self.config.data;
-        let predictions = predict(&mut self.model, &input, d.dense_transform, d.non_finite)?;
-        let m = predictions.metrics();
-        self.last_predictions = Some((predictions.probabilities, predictions.labels));
         let step = self.state.step;
-        for (name, value) in [
-            ("eval/auc", m.auc),
-            ("eval/logloss", m.logloss),
-            ("eval/ne", m.ne),
-            ("eval/calibration", m.calibration),
-        ] {
-            self.run.log(step, epoch, name, value)?;
+        let mut evaluation = Evaluation::default();
+        if self.model.logits_available() {
+            let input = EvalInput {
+                data: &self.data,
+                split: &split,
+                batch_size: self.config.data.batch_size,
+                workers: self.config.data.loader_threads,
+            };
+            let d = &self.config.data;
+            let predictions = predict(&mut self.model, &input, d.dense_transform, d.non_finite)?;
+            let m = predictions.metrics();
+            self.last_predictions = Some((predictions.probabilities, predictions.labels));
+            for (name, value) in [
+                ("eval/auc", m.auc),
+                ("eval/logloss", m.logloss),
+                ("eval/ne", m.ne),
+                ("eval/calibration", m.calibration),
+            ] {
+                self.run.log(step, epoch, name, value)?;
+            }
+            progress.println(&format!(
+                "step {step}: {split} auc {:.4} logloss {:.4} ne {:.4} calibration {:.3}",
+                m.auc, m.logloss, m.ne, m.calibration
+            ));
+            evaluation.binary = Some(m);
         }
-        progress.println(&format!(
-            "step {step}: {split} auc {:.4} logloss {:.4} ne {:.4} calibration {:.3}",
-            m.auc, m.logloss, m.ne, m.calibration
-        ));
-        Ok(Some(m))
+        if let (TrainModel::TwoTower(model), Some(catalog)) = (&mut self.model, &self.catalog) {
+            let ks = self.config.two_tower.clone().unwrap_or_default().eval_k;
+            let r = evaluate_retrieval(model, catalog, &ks)?;
+            let mut line = format!("step {step}: {split} ({} users)", r.users);
+            for (k, m) in &r.model {
+                self.run
+                    .log(step, epoch, &format!("eval/recall@{k}"), m.recall)?;
+                self.run
+                    .log(step, epoch, &format!("eval/ndcg@{k}"), m.ndcg)?;
+                let baseline = r.popularity.get(k).map_or(f64::NAN, |p| p.recall);
+                line += &format!(" recall@{k} {:.4} (popularity {baseline:.4})", m.recall);
+            }
+            progress.println(&line);
+            self.last_retrieval = Some(r.clone());
+            evaluation.retrieval = Some(r);
+        }
+        Ok(Some(evaluation))
     }
 
     fn checkpoint(&mut self) -> Result<()> {
@@ -416,6 +483,20 @@ impl<'a> Session<'a> {
         self.last_checkpoint = Some(dir);
         Ok(())
     }
+}
+
+/// The users and items of a two-tower run's data (training split and `eval_split`), after
+/// giving `model` the item frequencies its log-Q correction needs.
+fn two_tower_catalog(
+    model: &mut TwoTowerModel,
+    data: &Path,
+    config: &TrainConfig,
+    eval_split: Option<&str>,
+) -> Result<Catalog> {
+    let catalog = Catalog::scan(data, &config.data.train_split, eval_split, model.spec())?;
+    let rows = model.spec().item_features[0].rows;
+    model.set_item_frequencies(&catalog.item_frequencies(rows))?;
+    Ok(catalog)
 }
 
 /// The metrics of one split as JSON (`null` for a metric that is not defined).

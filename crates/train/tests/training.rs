@@ -5,8 +5,7 @@
 mod common;
 
 use cascade_train::{load_run, resume, train};
-use common::{model_files, planted, small_config};
-use std::path::Path;
+use common::{interrupt_at, model_files, planted, small_config};
 
 fn auc(summary: &serde_json::Value) -> f64 {
     summary["eval"]["auc"]
@@ -48,25 +47,6 @@ fn same_config_and_seed_give_a_bit_identical_model() {
     let other_seed = small_config("dcn", &data, &["train.threads=2", "train.seed=8"]);
     let c = run("c", &other_seed);
     assert_ne!(a["dense.bin"], c["dense.bin"], "the seed changes nothing");
-}
-
-/// Makes `run` look interrupted right after the checkpoint of step `cut`: later checkpoints are
-/// deleted and `latest` names that one, as a kill at that moment would leave the folder.
-fn interrupt_at(run: &Path, cut: u64) {
-    let checkpoints = run.join("checkpoints");
-    let name = format!("step-{cut:010}");
-    assert!(
-        checkpoints.join(&name).is_dir(),
-        "no checkpoint at step {cut}"
-    );
-    for entry in std::fs::read_dir(&checkpoints).unwrap() {
-        let path = entry.unwrap().path();
-        let file = path.file_name().unwrap().to_string_lossy().into_owned();
-        if file.starts_with("step-") && file > name {
-            std::fs::remove_dir_all(&path).unwrap();
-        }
-    }
-    std::fs::write(checkpoints.join("latest"), &name).unwrap();
 }
 
 #[test]

@@ -201,3 +201,22 @@ pub fn model_files(run: &Path) -> BTreeMap<String, Vec<u8>> {
         })
         .collect()
 }
+
+/// Makes `run` look interrupted right after the checkpoint of step `cut`: later checkpoints are
+/// deleted and `latest` names that one, as a kill at that moment would leave the folder.
+pub fn interrupt_at(run: &Path, cut: u64) {
+    let checkpoints = run.join("checkpoints");
+    let name = format!("step-{cut:010}");
+    assert!(
+        checkpoints.join(&name).is_dir(),
+        "no checkpoint at step {cut}"
+    );
+    for entry in std::fs::read_dir(&checkpoints).unwrap() {
+        let path = entry.unwrap().path();
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        if file.starts_with("step-") && file > name {
+            std::fs::remove_dir_all(&path).unwrap();
+        }
+    }
+    std::fs::write(checkpoints.join("latest"), &name).unwrap();
+}

@@ -1,0 +1,161 @@
+//! The retrieval funnel from the command line: `cascade quickstart` end to end, then
+//! `cascade recommend` and `cascade eval` on its runs, their bad input, and the softmax preset
+//! on the real MovieLens 100K against the popularity baseline.
+
+mod common;
+
+use common::{cascade, path, shared_data, text};
+use serde_json::Value as Json;
+use std::collections::HashSet;
+
+fn ok(args: &[&str]) -> String {
+    let out = cascade(args);
+    assert!(
+        out.status.success(),
+        "cascade {args:?} failed: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+fn fails(args: &[&str]) -> String {
+    let out = cascade(args);
+    assert!(
+        !out.status.success(),
+        "cascade {args:?} succeeded: {}",
+        text(&out.stdout)
+    );
+    text(&out.stderr)
+}
+
+#[test]
+fn quickstart_runs_the_funnel_and_its_runs_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("qs");
+    let printed = ok(&["quickstart", "--out", path(&out)]);
+    assert!(printed.contains("recall@100"), "{printed}");
+    assert!(printed.contains("recommendations for user 1:"), "{printed}");
+    assert!(printed.contains("p(click)"), "{printed}");
+    let (retrieval, ranking) = (out.join("retrieval"), out.join("ranking"));
+
+    // Evaluation of the retrieval run: the model above the popularity baseline.
+    let eval: Json = serde_json::from_str(&ok(&["eval", path(&retrieval), "--json"])).unwrap();
+    let model = eval["recall@100"].as_f64().unwrap();
+    let popular = eval["popularity_recall@100"].as_f64().unwrap();
+    assert!(
+        model > 1.3 * popular,
+        "recall@100 {model} vs popularity {popular}"
+    );
+    for key in ["ndcg@10", "hitrate@50", "popularity_ndcg@100", "recall@10"] {
+        assert!(eval[key].is_number(), "{key} missing: {eval}");
+    }
+
+    // Recommendations: k items, re-ranked by click probability, never an item already seen.
+    let answer: Json = serde_json::from_str(&ok(&[
+        "recommend",
+        path(&retrieval),
+        "--user",
+        "7",
+        "--k",
+        "20",
+        "--rank",
+        path(&ranking),
+        "--json",
+    ]))
+    .unwrap();
+    let items = answer["items"].as_array().unwrap();
+    assert_eq!(items.len(), 20);
+    let probabilities: Vec<f64> = items
+        .iter()
+        .map(|i| i["ranking_score"].as_f64().unwrap())
+        .collect();
+    assert!(
+        probabilities.windows(2).all(|w| w[0] >= w[1]),
+        "{probabilities:?}"
+    );
+    let seen = seen_items(&out.join("data"), "7");
+    for item in items {
+        let id = item["item_id"].as_str().unwrap();
+        assert!(!seen.contains(id), "item {id} was already seen by user 7");
+    }
+
+    // More items than the corpus holds: all unseen items, with a note.
+    let all: Json = serde_json::from_str(&ok(&[
+        "recommend",
+        path(&retrieval),
+        "--user",
+        "7",
+        "--k",
+        "100000",
+        "--json",
+    ]))
+    .unwrap();
+    assert!(
+        all["note"]
+            .as_str()
+            .unwrap()
+            .contains("asked for 100000 items")
+    );
+
+    // Bad input.
+    let err = fails(&["recommend", path(&retrieval), "--user", "no-such-user"]);
+    assert!(err.contains("unknown user \"no-such-user\""), "{err}");
+    let err = fails(&["recommend", path(&ranking), "--user", "7"]);
+    assert!(err.contains("is not a retrieval run"), "{err}");
+    let err = fails(&["recommend", path(&retrieval), "--user", "7", "--k", "0"]);
+    assert!(err.contains("--k must be at least 1"), "{err}");
+}
+
+/// The raw item ids user `user` interacted with in the training split of the dataset `data`.
+fn seen_items(data: &std::path::Path, user: &str) -> HashSet<String> {
+    let vocab = |name: &str| -> Vec<String> {
+        let text = std::fs::read_to_string(data.join("vocab").join(name)).unwrap();
+        text.lines().map(str::to_string).collect()
+    };
+    let (users, items) = (vocab("user.txt"), vocab("item.txt"));
+    let index = users.iter().position(|u| u == user).unwrap() as u64;
+    let catalog = cascade_train::Catalog::scan_features(
+        data,
+        "train",
+        None,
+        vec!["user_id".into()],
+        vec!["item_id".into()],
+    )
+    .unwrap();
+    let seen = &catalog.seen[&index];
+    assert!(!seen.is_empty());
+    seen.iter().map(|&i| items[i as usize].clone()).collect()
+}
+
+#[test]
+fn softmax_preset_on_movielens_100k_beats_popularity_by_half() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ml");
+    ok(&[
+        "data",
+        "convert",
+        "--format",
+        "movielens-100k",
+        "--input",
+        path(&shared_data("ml-100k")),
+        "--out",
+        path(&data),
+        "--split",
+        "leave-last:10",
+    ]);
+    let run = dir.path().join("run");
+    let config = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../configs/two_tower_softmax.toml"
+    );
+    ok(&["train", config, "--data", path(&data), "--out", path(&run)]);
+    let eval: Json = serde_json::from_str(&ok(&["eval", path(&run), "--json"])).unwrap();
+    let model = eval["recall@100"].as_f64().unwrap();
+    let popular = eval["popularity_recall@100"].as_f64().unwrap();
+    assert_eq!(eval["users"], 943);
+    // The bar: at least 1.5 times the most-popular baseline.
+    assert!(
+        model >= 1.5 * popular,
+        "recall@100 {model} vs popularity {popular}"
+    );
+}

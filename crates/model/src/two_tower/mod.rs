@@ -1,0 +1,253 @@
+//! The two-tower retrieval model: a user tower and an item tower map their features to
+//! embeddings of one width, and a user's score for an item is their dot product (or cosine)
+//! over a temperature. Trained pointwise (BCE on a label) or with an in-batch sampled softmax
+//! with the log-Q correction and accidental-hit removal; after training, the item tower embeds
+//! the whole catalogue once and retrieval is a top-K search over those vectors.
+
+mod spec;
+mod tower;
+
+pub use spec::{TowerFeature, TwoTowerLoss, TwoTowerSpec};
+
+use crate::dense_optim::DenseOptimizer;
+use crate::error::{ModelError, Result};
+use cascade_core::{Batch, KeyedJagged};
+use cascade_nn::{
+    BceWithLogits, InBatchScores, InBatchSoftmax, L2Normalize, Layer, MatRef, ParamMut, Parameters,
+    Rng, RowDot, clip_grad_norm, zero_grad,
+};
+use tower::Tower;
+
+/// Both towers, visited user first, as the dense optimizer and checkpoints see them.
+#[derive(Debug, Clone)]
+pub(crate) struct Towers {
+    pub(crate) user: Tower,
+    pub(crate) item: Tower,
+}
+
+impl Parameters for Towers {
+    fn visit_parameters(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {
+        self.user.visit_parameters(f);
+        self.item.visit_parameters(f);
+    }
+}
+
+/// A two-tower model with its optimizers; see the module documentation.
+#[derive(Debug, Clone)]
+pub struct TwoTowerModel {
+    pub(crate) spec: TwoTowerSpec,
+    pub(crate) towers: Towers,
+    pub(crate) optimizer: DenseOptimizer,
+    row_scores: RowDot,
+    batch_scores: InBatchScores,
+    bce: BceWithLogits,
+    softmax: InBatchSoftmax,
+    /// Log sampling probability of every item index, for the log-Q correction.
+    log_q: Option<Vec<f32>>,
+    normalize: L2Normalize,
+}
+
+impl TwoTowerModel {
+    /// Builds and initialises the model `spec` describes, reproducibly from its seed.
+    pub fn new(spec: TwoTowerSpec) -> Result<Self> {
+        spec.validate()?;
+        let mut rng = Rng::seed(spec.seed);
+        let user = Tower::new(&spec.user_features, &spec, &mut rng)?;
+        let item = Tower::new(&spec.item_features, &spec, &mut rng)?;
+        let mut towers = Towers { user, item };
+        let optimizer = DenseOptimizer::new(spec.dense_optimizer, &mut towers);
+        Ok(Self {
+            row_scores: RowDot::new(spec.cosine, spec.temperature)?,
+            batch_scores: InBatchScores::new(spec.cosine, spec.temperature)?,
+            spec,
+            towers,
+            optimizer,
+            bce: BceWithLogits::new(),
+            softmax: InBatchSoftmax::new(),
+            log_q: None,
+            normalize: L2Normalize::new(),
+        })
+    }
+
+    /// The specification the model was built from.
+    pub fn spec(&self) -> &TwoTowerSpec {
+        &self.spec
+    }
+
+    /// The dense optimizer (its step count is the number of training steps taken).
+    pub fn optimizer(&self) -> &DenseOptimizer {
+        &self.optimizer
+    }
+
+    /// Sets every item's sampling frequency (indexed by item id, summing to about 1), from
+    /// which the softmax's log-Q correction is taken. Items never seen get the smallest
+    /// positive frequency, so their correction stays finite.
+    pub fn set_item_frequencies(&mut self, frequencies: &[f64]) -> Result<()> {
+        let rows = self.spec.item_features[0].rows;
+        if frequencies.len() as u64 != rows {
+            return Err(ModelError::Batch(format!(
+                "item frequencies cover {} items, the item id table has {rows} rows",
+                frequencies.len()
+            )));
+        }
+        let floor = frequencies
+            .iter()
+            .copied()
+            .filter(|&f| f > 0.0)
+            .fold(f64::INFINITY, f64::min);
+        let floor = if floor.is_finite() { floor } else { 1.0 };
+        self.log_q = Some(
+            frequencies
+                .iter()
+                .map(|&f| f.max(floor).ln() as f32)
+                .collect(),
+        );
+        Ok(())
+    }
+
+    /// One training step on `batch`: forward through both towers, the configured loss,
+    /// backward with the fused embedding updates, dense step. Returns the loss. A non-finite
+    /// loss is returned without touching any parameter.
+    pub fn train_step(&mut self, batch: &Batch) -> Result<f32> {
+        check_batch(batch)?;
+        self.towers.user.forward(&batch.sparse)?;
+        self.towers.item.forward(&batch.sparse)?;
+        let (u, v) = (self.towers.user.output(), self.towers.item.output());
+        let (loss, grad_u, grad_v) = match self.spec.loss {
+            super::TwoTowerLoss::Bce => {
+                if batch.labels.len() != batch.len {
+                    return Err(ModelError::Batch(format!(
+                        "{} labels for {} samples: the bce loss needs a label column",
+                        batch.labels.len(),
+                        batch.len
+                    )));
+                }
+                let logits = self.row_scores.forward(u, v)?;
+                let loss = self.bce.forward(logits, &batch.labels)?;
+                if !loss.is_finite() {
+                    return Ok(loss);
+                }
+                let (gu, gv) = self.row_scores.backward(u, v, self.bce.grad())?;
+                (loss, gu, gv)
+            }
+            super::TwoTowerLoss::Softmax => {
+                let items = item_ids(&batch.sparse, self.spec.item_id_feature())?;
+                let log_q = match (&self.log_q, self.spec.log_q_correction) {
+                    (Some(table), true) => Some(column_log_q(table, &items)?),
+                    (None, true) => {
+                        return Err(ModelError::Batch(
+                            "the log-Q correction needs the item frequencies \
+                             (set_item_frequencies) before training"
+                                .into(),
+                        ));
+                    }
+                    (_, false) => None,
+                };
+                let ids = self.spec.remove_accidental_hits.then_some(items.as_slice());
+                let scores = self.batch_scores.forward(u, v)?;
+                let loss = self.softmax.forward(scores, log_q.as_deref(), ids)?;
+                if !loss.is_finite() {
+                    return Ok(loss);
+                }
+                let (gu, gv) = self.batch_scores.backward(u, v, self.softmax.grad())?;
+                (loss, gu, gv)
+            }
+        };
+        zero_grad(&mut self.towers);
+        self.towers.user.backward(&batch.sparse, grad_u)?;
+        self.towers.item.backward(&batch.sparse, grad_v)?;
+        let clip = self.spec.dense_optimizer.clip_norm;
+        if clip > 0.0 {
+            clip_grad_norm(&mut self.towers, clip)?;
+        }
+        self.optimizer.step(&mut self.towers)?;
+        Ok(loss)
+    }
+
+    /// The score (logit) of each sample's user for its own item: what the BCE loss trains and
+    /// what AUC is measured on.
+    pub fn scores(&mut self, batch: &Batch) -> Result<&[f32]> {
+        check_batch(batch)?;
+        self.towers.user.forward(&batch.sparse)?;
+        self.towers.item.forward(&batch.sparse)?;
+        let (u, v) = (self.towers.user.output(), self.towers.item.output());
+        Ok(self.row_scores.forward(u, v)?.as_slice())
+    }
+
+    /// The user embeddings of the samples of `sparse` (`B x D`, row-major), ready for top-K
+    /// search: L2-normalised when the model scores by cosine, so the inner product ranks as
+    /// the model does.
+    pub fn user_embeddings(&mut self, sparse: &KeyedJagged) -> Result<Vec<f32>> {
+        self.towers.user.forward(sparse)?;
+        searchable(
+            &mut self.normalize,
+            self.spec.cosine,
+            self.towers.user.output(),
+        )
+    }
+
+    /// The item embeddings of the samples of `sparse`, as [`user_embeddings`](Self::user_embeddings).
+    pub fn item_embeddings(&mut self, sparse: &KeyedJagged) -> Result<Vec<f32>> {
+        self.towers.item.forward(sparse)?;
+        searchable(
+            &mut self.normalize,
+            self.spec.cosine,
+            self.towers.item.output(),
+        )
+    }
+}
+
+/// A tower's output as searchable vectors: normalised when scoring by cosine.
+fn searchable(normalize: &mut L2Normalize, cosine: bool, out: MatRef<'_>) -> Result<Vec<f32>> {
+    if cosine {
+        Ok(normalize.forward(out)?.as_slice().to_vec())
+    } else {
+        Ok(out.as_slice().to_vec())
+    }
+}
+
+/// Refuses a batch whose sparse features do not hold its samples.
+fn check_batch(batch: &Batch) -> Result<()> {
+    if batch.sparse.batch_size() != batch.len {
+        return Err(ModelError::Batch(format!(
+            "sparse features hold {} samples, the batch {}",
+            batch.sparse.batch_size(),
+            batch.len
+        )));
+    }
+    Ok(())
+}
+
+/// The item id of every sample (the first id of its `feature` bag; 0, "unknown", when empty).
+fn item_ids(sparse: &KeyedJagged, feature: &str) -> Result<Vec<u64>> {
+    let f = sparse
+        .keys()
+        .iter()
+        .position(|k| k == feature)
+        .ok_or_else(|| {
+            ModelError::Batch(format!(
+                "the batch has no '{feature}' feature (the item id)"
+            ))
+        })?;
+    Ok((0..sparse.batch_size())
+        .map(|s| sparse.bag(f, s).first().copied().unwrap_or(0))
+        .collect())
+}
+
+/// The log-Q correction of each in-batch column.
+fn column_log_q(table: &[f32], items: &[u64]) -> Result<Vec<f32>> {
+    items
+        .iter()
+        .map(|&id| {
+            table.get(id as usize).copied().ok_or_else(|| {
+                ModelError::Batch(format!(
+                    "item id {id} is outside the item table of {} rows",
+                    table.len()
+                ))
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
