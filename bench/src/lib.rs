@@ -2,6 +2,7 @@
 //! figures that the `bench/*.sh` scripts compare with the peer tools' figures.
 
 pub mod dlrm;
+pub mod timing;
 pub mod vectors;
 
 /// Prints one JSON line of figures on standard output, the format every `bench/*.sh` script

@@ -14,6 +14,7 @@
 //! optimizer state, and the input batches.
 
 use anyhow::{Context, bail};
+use cascade_bench::timing::{median_min, peak_rss};
 use cascade_core::{Batch, KeyedJagged};
 use cascade_data::{OpenOptions, ReaderConfig, ShuffleConfig, StreamingDataset};
 use cascade_embed::{Optimizer, Pooling, Storage};
@@ -176,26 +177,6 @@ fn split_sparse(mut batch: Batch, tables: usize) -> anyhow::Result<Batch> {
     let offsets = (0..=n * tables).collect();
     batch.sparse = KeyedJagged::new(keys(tables), n, ids, offsets, None)?;
     Ok(batch)
-}
-
-/// The process's peak resident memory in bytes (`VmHWM` of `/proc/self/status`).
-fn peak_rss() -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .context("no VmHWM in /proc/self/status")?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse::<u64>()?;
-    Ok(kb * 1024)
-}
-
-/// Median and minimum of `times` (seconds).
-fn median_min(mut times: Vec<f64>) -> (f64, f64) {
-    times.sort_by(f64::total_cmp);
-    (times[times.len() / 2], times[0])
 }
 
 /// What a timed run measured.

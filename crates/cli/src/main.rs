@@ -4,6 +4,8 @@
 
 mod data;
 mod eval;
+mod export;
+mod index;
 mod predict;
 mod quickstart;
 mod recommend;
@@ -33,6 +35,11 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a run's latest model on a dataset split (AUC, log loss, NE, calibration).
     Eval(eval::EvalArgs),
+    /// Export a two-tower run's user and item embeddings with their raw ids (Parquet and MDS).
+    Export(export::ExportArgs),
+    /// Build approximate top-K indexes over a two-tower run's item vectors.
+    #[command(subcommand)]
+    Index(index::IndexCommand),
     /// Write a run's click probabilities for a dataset split to a CSV file.
     Predict(predict::PredictArgs),
     /// Recommend items to a user from a two-tower run, optionally re-ranked by a ranking run.
@@ -62,6 +69,8 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Index(command) => index::run(command),
         Command::Runs(command) => runs::run(command),
     };
     match result {

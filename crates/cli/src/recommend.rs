@@ -25,6 +25,9 @@ pub struct RecommendArgs {
     /// Dataset folder; default: the run's data.path.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// Search this HNSW index (from `cascade index build`) instead of the exact index.
+    #[arg(long, value_name = "PATH")]
+    pub index: Option<PathBuf>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -36,6 +39,9 @@ pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
         anyhow::bail!("--k must be at least 1");
     }
     let mut recommender = Recommender::open(&args.run_dir, args.data.as_deref())?;
+    if let Some(index) = &args.index {
+        recommender = recommender.with_hnsw(index)?;
+    }
     if let Some(ranking) = &args.rank {
         recommender = recommender.with_ranker(ranking)?;
     }

@@ -97,6 +97,59 @@ fn quickstart_runs_the_funnel_and_its_runs_answer() {
             .contains("asked for 100000 items")
     );
 
+    // Exported vectors: the user's best unseen item by their dot product is the first answer.
+    ok(&["export", path(&retrieval)]);
+    let users = read_parquet(&retrieval.join("embeddings/users.parquet"));
+    let items = read_parquet(&retrieval.join("embeddings/items.parquet"));
+    assert_eq!(items.len(), 1667);
+    let user = &users.iter().find(|(id, _)| id == "7").unwrap().1;
+    let best = items
+        .iter()
+        .filter(|(id, _)| !seen.contains(id))
+        .map(|(id, v)| (id, v.iter().zip(user).map(|(a, b)| a * b).sum::<f32>()))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap();
+    let plain: Json = serde_json::from_str(&ok(&[
+        "recommend",
+        path(&retrieval),
+        "--user",
+        "7",
+        "--k",
+        "1",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(plain["items"][0]["item_id"], best.0.as_str());
+
+    // An HNSW index: its recall against exact search is reported, it answers, and another
+    // model's index is refused.
+    let built: Json =
+        serde_json::from_str(&ok(&["index", "build", path(&retrieval), "--json"])).unwrap();
+    assert!(built["recall_at_10"].as_f64().unwrap() > 0.95, "{built}");
+    let index = built["path"].as_str().unwrap().to_string();
+    let approx: Json = serde_json::from_str(&ok(&[
+        "recommend",
+        path(&retrieval),
+        "--user",
+        "7",
+        "--k",
+        "10",
+        "--index",
+        &index,
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(approx["items"].as_array().unwrap().len(), 10);
+    let err = fails(&[
+        "recommend",
+        path(&ranking),
+        "--user",
+        "7",
+        "--index",
+        &index,
+    ]);
+    assert!(err.contains("is not a retrieval run"), "{err}");
+
     // Bad input.
     let err = fails(&["recommend", path(&retrieval), "--user", "no-such-user"]);
     assert!(err.contains("unknown user \"no-such-user\""), "{err}");
@@ -104,6 +157,41 @@ fn quickstart_runs_the_funnel_and_its_runs_answer() {
     assert!(err.contains("is not a retrieval run"), "{err}");
     let err = fails(&["recommend", path(&retrieval), "--user", "7", "--k", "0"]);
     assert!(err.contains("--k must be at least 1"), "{err}");
+}
+
+/// The rows of an exported Parquet file: raw id and vector.
+fn read_parquet(file: &std::path::Path) -> Vec<(String, Vec<f32>)> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::Float32Type;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(file).unwrap(),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let mut rows = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let ids = batch
+            .column_by_name("id")
+            .unwrap()
+            .as_string::<i32>()
+            .clone();
+        let vectors = batch
+            .column_by_name("embedding")
+            .unwrap()
+            .as_fixed_size_list()
+            .clone();
+        for r in 0..batch.num_rows() {
+            let v = vectors.value(r);
+            let v = v.as_primitive::<Float32Type>();
+            rows.push((
+                ids.value(r).to_string(),
+                (0..v.len()).map(|i| v.value(i)).collect(),
+            ));
+        }
+    }
+    rows
 }
 
 /// The raw item ids user `user` interacted with in the training split of the dataset `data`.

@@ -1,10 +1,14 @@
 //! The funnel: retrieve a user's best candidates among all items, optionally re-rank them.
 
 use crate::error::{Result, ServeError};
+use crate::export::{EmbeddingTable, ExportSummary, write_export};
 use crate::ranker::{Ranker, cascade_data_manifest};
 use crate::vocab::{Titles, Vocabulary};
 use cascade_model::TwoTowerModel;
-use cascade_retrieve::{ExactIndex, Exclusions, ItemEmbeddings, Metric, TopKIndex};
+use cascade_retrieve::{
+    ExactIndex, Exclusions, HnswIndex, HnswParams, ItemEmbeddings, LoadMode, Metric, TopKIndex,
+    recall_at_k,
+};
 use cascade_train::{Catalog, TrainModel, corpus_embeddings, load_run, user_embeddings};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -25,8 +29,22 @@ pub struct Recommendation {
     pub ranking_score: Option<f32>,
 }
 
-/// A retrieval run ready to answer, with an optional ranking stage.
-#[derive(Debug)]
+/// What [`Recommender::build_hnsw`] built and measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HnswReport {
+    /// Items indexed.
+    pub items: usize,
+    /// Seconds the build took.
+    pub build_seconds: f64,
+    /// Recall@10 against exact search, over every known user's query.
+    pub recall_at_10: f64,
+    /// Recall@100 against exact search.
+    pub recall_at_100: f64,
+    /// Queries measured.
+    pub queries: usize,
+}
+
+/// A retrieval run ready to answer, with an optional approximate index and ranking stage.
 pub struct Recommender {
     model: TwoTowerModel,
     catalog: Catalog,
@@ -37,6 +55,8 @@ pub struct Recommender {
     items: Vocabulary,
     titles: Titles,
     ranker: Option<Ranker>,
+    /// The approximate index searched instead of the exact one, when loaded.
+    ann: Option<HnswIndex>,
     data: std::path::PathBuf,
 }
 
@@ -96,6 +116,7 @@ impl Recommender {
             users,
             items,
             ranker: None,
+            ann: None,
             data,
         })
     }
@@ -116,6 +137,79 @@ impl Recommender {
         self.corpus.len()
     }
 
+    /// The item vectors retrieval searches, with their raw ids.
+    pub fn item_table(&mut self) -> Result<EmbeddingTable> {
+        let (indices, values) = corpus_embeddings(&mut self.model, &self.catalog)?;
+        Ok(EmbeddingTable {
+            ids: indices.iter().map(|&i| self.items.raw(i)).collect(),
+            indices,
+            dim: self.model.spec().embedding_dim(),
+            values,
+        })
+    }
+
+    /// Every known user's vector, with its raw id.
+    pub fn user_table(&mut self) -> Result<EmbeddingTable> {
+        let indices: Vec<u64> = self.catalog.users.ids().filter(|&i| i != 0).collect();
+        let values = user_embeddings(&mut self.model, &self.catalog, &indices)?;
+        Ok(EmbeddingTable {
+            ids: indices.iter().map(|&i| self.users.raw(i)).collect(),
+            indices,
+            dim: self.model.spec().embedding_dim(),
+            values,
+        })
+    }
+
+    /// Builds an HNSW index over the item vectors with `params`, measures its recall@10 and
+    /// @100 against exact search on every known user's vector, and saves it to `path` (with a
+    /// sidecar holding the fingerprint of the vectors, checked when it is loaded).
+    pub fn build_hnsw(&mut self, params: HnswParams, path: &Path) -> Result<HnswReport> {
+        let items = self.item_table()?;
+        let embeddings = ItemEmbeddings::new(items.dim, items.values)?;
+        let started = std::time::Instant::now();
+        let ann = HnswIndex::build(&embeddings, Metric::InnerProduct, params)?;
+        let build_seconds = started.elapsed().as_secs_f64();
+        let queries = self.user_table()?.values;
+        let at_10 = recall_at_k(&ann, &self.index, &queries, 10)?;
+        let at_100 = recall_at_k(&ann, &self.index, &queries, 100)?;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| ServeError::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        ann.save(path)?;
+        Ok(HnswReport {
+            items: embeddings.len(),
+            build_seconds,
+            recall_at_10: at_10.recall,
+            recall_at_100: at_100.recall,
+            queries: at_10.queries,
+        })
+    }
+
+    /// Searches the HNSW index saved at `path` (memory-mapped) instead of the exact one;
+    /// refuses an index built from other vectors than this model's.
+    pub fn with_hnsw(mut self, path: &Path) -> Result<Self> {
+        let ann = HnswIndex::load(path, LoadMode::MemoryMapped)?;
+        ann.check_fingerprint(self.index.fingerprint())?;
+        self.ann = Some(ann);
+        Ok(self)
+    }
+
+    /// Writes every user's and item's vector into the folder `out`; see [`crate::export`].
+    pub fn export(&mut self, out: &Path) -> Result<ExportSummary> {
+        let (users, items) = (self.user_table()?, self.item_table()?);
+        let fingerprint = self.index.fingerprint().to_string();
+        write_export(
+            out,
+            &users,
+            &items,
+            Metric::InnerProduct.name(),
+            &fingerprint,
+        )
+    }
+
     /// The `k` best items for the user with raw id `user`, never one the user trained on:
     /// the `candidates` best by the retrieval model (at least `k`), re-ranked by the ranking
     /// model when there is one.
@@ -125,16 +219,16 @@ impl Recommender {
         k: usize,
         candidates: usize,
     ) -> Result<Vec<Recommendation>> {
-        let index = self
+        let user_index = self
             .users
             .index(user)
             .filter(|&i| self.catalog.users.contains(i))
             .ok_or_else(|| ServeError::UnknownUser(user.to_string()))?;
-        let query = user_embeddings(&mut self.model, &self.catalog, &[index])?;
+        let query = user_embeddings(&mut self.model, &self.catalog, &[user_index])?;
         let seen: Vec<u32> = self
             .catalog
             .seen
-            .get(&index)
+            .get(&user_index)
             .map(|s| {
                 s.iter()
                     .filter_map(|i| self.position.get(i).copied())
@@ -149,7 +243,7 @@ impl Recommender {
         let items: Vec<u64> = hits.iter().map(|h| self.corpus[h.item as usize]).collect();
         let mut scored: Vec<(u64, f32, Option<f32>)> = match &mut self.ranker {
             Some(ranker) => {
-                let probabilities = ranker.score(index, &items)?;
+                let probabilities = ranker.score(user_index, &items)?;
                 let mut all: Vec<_> = items
                     .iter()
                     .zip(hits)

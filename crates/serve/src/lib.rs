@@ -5,14 +5,16 @@
 //! - [`Recommender`] opens a retrieval run (its latest model, the data's users and items, the
 //!   raw ids and titles) and answers [`Recommender::recommend`] for one user.
 //! - [`Ranker`] opens a ranking run and scores (user, item) pairs with the same features.
+//! - [`export`] writes every user's and item's vector with its raw id (Parquet and MDS).
 //! - [`Vocabulary`] maps the dataset's raw ids to the indices models use, and back.
 
 mod error;
+pub mod export;
 mod funnel;
 mod ranker;
 mod vocab;
 
 pub use error::{Result, ServeError};
-pub use funnel::{Recommendation, Recommender};
+pub use funnel::{HnswReport, Recommendation, Recommender};
 pub use ranker::Ranker;
 pub use vocab::{Titles, Vocabulary};
