@@ -1,8 +1,9 @@
 //! `cascade recommend RUN_DIR --user RAW_ID [--k 100] [--rank RANKING_RUN] [--json]`: one
-//! user's recommendations from a two-tower run, optionally re-ranked by a ranking run.
+//! user's recommendations from a two-tower run, optionally re-ranked by a ranking run;
+//! `--all-users --out FILE` writes every known user's as CSV or Parquet.
 
-use cascade_serve::{Recommendation, Recommender};
-use clap::Args;
+use cascade_serve::{Recommendation, Recommender, ServeError};
+use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
 /// Arguments of `cascade recommend`.
@@ -11,8 +12,23 @@ pub struct RecommendArgs {
     /// The two-tower run folder (from `cascade train`).
     pub run_dir: PathBuf,
     /// The user's raw id, as the dataset wrote it.
-    #[arg(long)]
-    pub user: String,
+    #[arg(
+        long,
+        required_unless_present = "all_users",
+        conflicts_with = "all_users"
+    )]
+    pub user: Option<String>,
+    /// Recommend for every known user into --out instead.
+    #[arg(long, requires = "out")]
+    pub all_users: bool,
+    /// File of --all-users: `.parquet` for Parquet, anything else for CSV; one row per user and
+    /// rank (user_id, rank, item_id, title, retrieval_score, ranking_score).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// What an unknown user gets: `error` (the default) or `popularity` (the most popular
+    /// items, flagged `cold_start`).
+    #[arg(long, value_enum, default_value_t = ColdStart::Error)]
+    pub cold_start: ColdStart,
     /// How many items to return.
     #[arg(long, default_value_t = 100)]
     pub k: usize,
@@ -33,6 +49,15 @@ pub struct RecommendArgs {
     pub json: bool,
 }
 
+/// What an unknown user gets.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColdStart {
+    /// A clear error naming the user.
+    Error,
+    /// The most popular items, flagged as such.
+    Popularity,
+}
+
 /// Runs `cascade recommend`.
 pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
     if args.k == 0 {
@@ -46,7 +71,26 @@ pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
         recommender = recommender.with_ranker(ranking)?;
     }
     let corpus = recommender.corpus_len();
-    let items = recommender.recommend(&args.user, args.k, args.candidates)?;
+    let user = match (&args.user, &args.out) {
+        (Some(user), _) => user.clone(),
+        (None, Some(out)) => {
+            let all = recommender.recommend_all(args.k, args.candidates)?;
+            write_all(out, &all)?;
+            eprintln!(
+                "wrote the recommendations of {} users to {}",
+                all.len(),
+                out.display()
+            );
+            return Ok(());
+        }
+        (None, None) => anyhow::bail!("pass --user ID, or --all-users --out FILE"),
+    };
+    let (items, cold_start) = match recommender.recommend(&user, args.k, args.candidates) {
+        Err(ServeError::UnknownUser(_)) if args.cold_start == ColdStart::Popularity => {
+            (recommender.popular(args.k), true)
+        }
+        other => (other?, false),
+    };
     let note = (args.k > items.len()).then(|| {
         format!(
             "asked for {} items; the corpus has {corpus}, of which {} are not already seen",
@@ -55,10 +99,15 @@ pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
         )
     });
     if args.json {
-        let out = serde_json::json!({ "user_id": args.user, "items": items, "note": note });
+        let out = serde_json::json!({
+            "user_id": user, "cold_start": cold_start, "items": items, "note": note
+        });
         println!("{out}");
     } else {
-        print!("{}", table(&args.user, &items));
+        if cold_start {
+            eprintln!("user {user} is unknown: the most popular items (cold start)");
+        }
+        print!("{}", table(&user, &items));
         if let Some(note) = note {
             eprintln!("note: {note}");
         }
@@ -82,4 +131,26 @@ pub fn table(user: &str, items: &[Recommendation]) -> String {
         );
     }
     out
+}
+
+/// Writes every user's recommendations to `out` (Parquet by extension, else CSV), atomically.
+fn write_all(out: &std::path::Path, all: &[(String, Vec<Recommendation>)]) -> anyhow::Result<()> {
+    let parquet = out.extension().is_some_and(|e| e == "parquet");
+    if parquet {
+        cascade_serve::export::write_recommendations_parquet(out, all)?;
+    } else {
+        let mut csv = String::from("user_id,rank,item_id,title,retrieval_score,ranking_score\n");
+        for (user, items) in all {
+            for r in items {
+                let title = r.title.as_deref().unwrap_or("").replace('"', "\"\"");
+                let ranking = r.ranking_score.map_or(String::new(), |p| p.to_string());
+                csv += &format!(
+                    "{user},{},{},\"{title}\",{},{ranking}\n",
+                    r.rank, r.item_id, r.retrieval_score
+                );
+            }
+        }
+        cascade_train::write_atomic(out, csv.as_bytes())?;
+    }
+    Ok(())
 }

@@ -150,6 +150,41 @@ fn quickstart_runs_the_funnel_and_its_runs_answer() {
     ]);
     assert!(err.contains("is not a retrieval run"), "{err}");
 
+    // Every user at once, as CSV: k rows per user, and user 7's rows are the single answer.
+    let csv = dir.path().join("all.csv");
+    ok(&[
+        "recommend",
+        path(&retrieval),
+        "--all-users",
+        "--out",
+        path(&csv),
+        "--k",
+        "1",
+    ]);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(
+        text.lines().count(),
+        1 + 1000,
+        "one header and one row per user"
+    );
+    assert!(text.contains(&format!("\n7,1,{},", best.0)), "user 7's row");
+
+    // An unknown user: popular items on request, flagged.
+    let cold: Json = serde_json::from_str(&ok(&[
+        "recommend",
+        path(&retrieval),
+        "--user",
+        "nobody",
+        "--k",
+        "3",
+        "--cold-start",
+        "popularity",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(cold["cold_start"], true);
+    assert_eq!(cold["items"].as_array().unwrap().len(), 3);
+
     // Bad input.
     let err = fails(&["recommend", path(&retrieval), "--user", "no-such-user"]);
     assert!(err.contains("unknown user \"no-such-user\""), "{err}");

@@ -148,6 +148,69 @@ fn write_parquet(path: &Path, table: &EmbeddingTable) -> Result<()> {
     Ok(())
 }
 
+/// Writes every user's recommendations as one Parquet file (user_id, rank, item_id, title,
+/// retrieval_score, ranking_score), through a temporary file renamed into place.
+pub fn write_recommendations_parquet(
+    path: &Path,
+    all: &[(String, Vec<crate::Recommendation>)],
+) -> Result<()> {
+    let parquet_err = |e: String| ServeError::Invalid(format!("writing {}: {e}", path.display()));
+    let rows = all
+        .iter()
+        .flat_map(|(u, items)| items.iter().map(move |r| (u, r)));
+    let (mut users, mut ranks, mut items, mut titles, mut scores, mut ranking) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    for (user, r) in rows {
+        users.push(user.as_str());
+        ranks.push(r.rank as u64);
+        items.push(r.item_id.as_str());
+        titles.push(r.title.as_deref());
+        scores.push(r.retrieval_score);
+        ranking.push(r.ranking_score);
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::Utf8, false),
+        Field::new("rank", DataType::UInt64, false),
+        Field::new("item_id", DataType::Utf8, false),
+        Field::new("title", DataType::Utf8, true),
+        Field::new("retrieval_score", DataType::Float32, false),
+        Field::new("ranking_score", DataType::Float32, true),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(users)),
+        Arc::new(UInt64Array::from(ranks)),
+        Arc::new(StringArray::from(items)),
+        Arc::new(StringArray::from(titles)),
+        Arc::new(Float32Array::from(scores)),
+        Arc::new(Float32Array::from(ranking)),
+    ];
+    let batch =
+        RecordBatch::try_new(schema.clone(), columns).map_err(|e| parquet_err(e.to_string()))?;
+    let mut tmp = path.to_path_buf();
+    tmp.as_mut_os_string().push(".tmp");
+    let written = (|| -> Result<()> {
+        let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, None)
+            .map_err(|e| parquet_err(e.to_string()))?;
+        writer
+            .write(&batch)
+            .map_err(|e| parquet_err(e.to_string()))?;
+        writer.close().map_err(|e| parquet_err(e.to_string()))?;
+        std::fs::rename(&tmp, path).map_err(io(path))
+    })();
+    if written.is_err() {
+        // The temporary file is garbage after a failure; the error that matters is returned.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
 /// One MDS dataset of `table`.
 fn write_mds(dir: &Path, table: &EmbeddingTable) -> Result<()> {
     let mds_err =

@@ -219,59 +219,116 @@ impl Recommender {
         k: usize,
         candidates: usize,
     ) -> Result<Vec<Recommendation>> {
-        let user_index = self
+        let index = self
             .users
             .index(user)
             .filter(|&i| self.catalog.users.contains(i))
             .ok_or_else(|| ServeError::UnknownUser(user.to_string()))?;
-        let query = user_embeddings(&mut self.model, &self.catalog, &[user_index])?;
-        let seen: Vec<u32> = self
-            .catalog
-            .seen
-            .get(&user_index)
-            .map(|s| {
-                s.iter()
-                    .filter_map(|i| self.position.get(i).copied())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let exclusions = Exclusions::new(self.corpus.len()).with_seen(vec![0, seen.len()], seen)?;
-        let top = self
-            .index
-            .search(&query, candidates.max(k), Some(&exclusions))?;
-        let hits = top.hits(0);
-        let items: Vec<u64> = hits.iter().map(|h| self.corpus[h.item as usize]).collect();
-        let mut scored: Vec<(u64, f32, Option<f32>)> = match &mut self.ranker {
-            Some(ranker) => {
-                let probabilities = ranker.score(user_index, &items)?;
-                let mut all: Vec<_> = items
+        Ok(self.answer(&[index], k, candidates)?.remove(0))
+    }
+
+    /// [`recommend`](Self::recommend) for every known user, in one batched search: the raw
+    /// user id and its answer, users in index order.
+    pub fn recommend_all(
+        &mut self,
+        k: usize,
+        candidates: usize,
+    ) -> Result<Vec<(String, Vec<Recommendation>)>> {
+        let users: Vec<u64> = self.catalog.users.ids().filter(|&i| i != 0).collect();
+        let answers = self.answer(&users, k, candidates)?;
+        Ok(users
+            .iter()
+            .map(|&u| self.users.raw(u))
+            .zip(answers)
+            .collect())
+    }
+
+    /// The `k` most popular items (training interactions), for users the model does not know.
+    pub fn popular(&self, k: usize) -> Vec<Recommendation> {
+        let mut order = self.corpus.clone();
+        order.sort_by_key(|id| {
+            (
+                std::cmp::Reverse(self.catalog.item_counts.get(id).copied().unwrap_or(0)),
+                *id,
+            )
+        });
+        order
+            .into_iter()
+            .take(k)
+            .enumerate()
+            .map(|(r, item)| self.recommendation(r, item, 0.0, None))
+            .collect()
+    }
+
+    fn recommendation(
+        &self,
+        position: usize,
+        item: u64,
+        retrieval_score: f32,
+        ranking_score: Option<f32>,
+    ) -> Recommendation {
+        Recommendation {
+            rank: position + 1,
+            item_id: self.items.raw(item),
+            title: self.titles.get(item).map(str::to_string),
+            retrieval_score,
+            ranking_score,
+        }
+    }
+
+    /// The answers for the user indices `users`: one search over the exact or approximate
+    /// index with each user's seen items excluded, then the optional re-ranking.
+    fn answer(
+        &mut self,
+        users: &[u64],
+        k: usize,
+        candidates: usize,
+    ) -> Result<Vec<Vec<Recommendation>>> {
+        let queries = user_embeddings(&mut self.model, &self.catalog, users)?;
+        let (mut offsets, mut seen) = (vec![0], Vec::new());
+        for user in users {
+            if let Some(items) = self.catalog.seen.get(user) {
+                seen.extend(items.iter().filter_map(|i| self.position.get(i).copied()));
+            }
+            offsets.push(seen.len());
+        }
+        let exclusions = Exclusions::new(self.corpus.len()).with_seen(offsets, seen)?;
+        let index: &dyn TopKIndex = match &self.ann {
+            Some(ann) => ann,
+            None => &self.index,
+        };
+        let top = index.search(&queries, candidates.max(k), Some(&exclusions))?;
+        let mut answers = Vec::with_capacity(users.len());
+        for (q, &user) in users.iter().enumerate() {
+            let hits = top.hits(q);
+            let items: Vec<u64> = hits.iter().map(|h| self.corpus[h.item as usize]).collect();
+            let mut scored: Vec<(u64, f32, Option<f32>)> = match &mut self.ranker {
+                Some(ranker) => {
+                    let probabilities = ranker.score(user, &items)?;
+                    let mut all: Vec<_> = items
+                        .iter()
+                        .zip(hits)
+                        .zip(probabilities)
+                        .map(|((&i, h), p)| (i, h.score, Some(p)))
+                        .collect();
+                    all.sort_by(|a, b| b.2.partial_cmp(&a.2).unwrap_or(std::cmp::Ordering::Equal));
+                    all
+                }
+                None => items
                     .iter()
                     .zip(hits)
-                    .zip(probabilities)
-                    .map(|((&i, h), p)| (i, h.score, Some(p)))
-                    .collect();
-                all.sort_by(|a, b| b.2.partial_cmp(&a.2).unwrap_or(std::cmp::Ordering::Equal));
-                all
-            }
-            None => items
-                .iter()
-                .zip(hits)
-                .map(|(&i, h)| (i, h.score, None))
-                .collect(),
-        };
-        scored.truncate(k);
-        Ok(scored
-            .into_iter()
-            .enumerate()
-            .map(
-                |(r, (item, retrieval_score, ranking_score))| Recommendation {
-                    rank: r + 1,
-                    item_id: self.items.raw(item),
-                    title: self.titles.get(item).map(str::to_string),
-                    retrieval_score,
-                    ranking_score,
-                },
-            )
-            .collect())
+                    .map(|(&i, h)| (i, h.score, None))
+                    .collect(),
+            };
+            scored.truncate(k);
+            answers.push(
+                scored
+                    .into_iter()
+                    .enumerate()
+                    .map(|(r, (item, score, ranking))| self.recommendation(r, item, score, ranking))
+                    .collect(),
+            );
+        }
+        Ok(answers)
     }
 }
