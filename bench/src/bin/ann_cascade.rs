@@ -1,9 +1,12 @@
 //! Cascade's side of the ANN benchmark: builds an HNSW index over `items.npy` (from `ann_data`),
 //! then for each search expansion (`ef_search`) times the batched search of `queries.npy` and
 //! measures recall@K against `truth.npy`. Prints one JSON line for the build and one per
-//! expansion.
+//! expansion. `--save` keeps the built graph; `--load` searches a saved graph instead of building
+//! (so that repeated search sweeps need not rebuild).
 
-use cascade_retrieve::{HnswIndex, HnswParams, ItemEmbeddings, Metric, TopK, TopKIndex, npy};
+use cascade_retrieve::{
+    HnswIndex, HnswParams, ItemEmbeddings, LoadMode, Metric, TopK, TopKIndex, npy,
+};
 use clap::Parser;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -36,6 +39,12 @@ struct Args {
     /// Timed searches per expansion; the median is reported.
     #[arg(long, default_value_t = 3)]
     repeats: usize,
+    /// Saves the built graph here (with its sidecar).
+    #[arg(long, conflicts_with = "load")]
+    save: Option<PathBuf>,
+    /// Loads a graph saved with `--save` instead of building one.
+    #[arg(long)]
+    load: Option<PathBuf>,
 }
 
 /// Mean fraction of each query's true top-K (`truth`, `k` ids per query) found in `found`.
@@ -78,23 +87,53 @@ fn main() -> anyhow::Result<()> {
         .chunks_exact(truth_k)
         .flat_map(|row| row[..args.k].iter().copied())
         .collect();
-    let params = HnswParams {
-        connectivity: args.m,
-        expansion_add: args.ef_construction,
-        expansion_search: args.ef[0],
+    let mut index = match &args.load {
+        Some(path) => {
+            let started = Instant::now();
+            let index = HnswIndex::load(path, LoadMode::InMemory)?;
+            anyhow::ensure!(
+                index.len() == items.len(),
+                "{} holds {} items, items.npy {}",
+                path.display(),
+                index.len(),
+                items.len()
+            );
+            let params = index.params();
+            cascade_bench::report(serde_json::json!({
+                "tool": "cascade-hnsw",
+                "phase": "load",
+                "items": index.len(),
+                "m": params.connectivity,
+                "ef_construction": params.expansion_add,
+                "threads": args.threads,
+                "seconds": started.elapsed().as_secs_f64(),
+            }));
+            index
+        }
+        None => {
+            let params = HnswParams {
+                connectivity: args.m,
+                expansion_add: args.ef_construction,
+                expansion_search: args.ef[0],
+            };
+            let started = Instant::now();
+            let index = HnswIndex::build(&items, Metric::InnerProduct, params)?;
+            let build_seconds = started.elapsed().as_secs_f64();
+            cascade_bench::report(serde_json::json!({
+                "tool": "cascade-hnsw",
+                "phase": "build",
+                "items": index.len(),
+                "m": args.m,
+                "ef_construction": args.ef_construction,
+                "threads": args.threads,
+                "seconds": build_seconds,
+            }));
+            if let Some(path) = &args.save {
+                index.save(path)?;
+            }
+            index
+        }
     };
-    let started = Instant::now();
-    let mut index = HnswIndex::build(&items, Metric::InnerProduct, params)?;
-    let build_seconds = started.elapsed().as_secs_f64();
-    cascade_bench::report(serde_json::json!({
-        "tool": "cascade-hnsw",
-        "phase": "build",
-        "items": index.len(),
-        "m": args.m,
-        "ef_construction": args.ef_construction,
-        "threads": args.threads,
-        "seconds": build_seconds,
-    }));
     for &ef in &args.ef {
         index.set_expansion_search(ef)?;
         let mut seconds = Vec::with_capacity(args.repeats);

@@ -53,6 +53,12 @@ struct Args {
     /// Learning rate of both optimizers.
     #[arg(long, default_value_t = 0.01)]
     lr: f32,
+    /// Score by cosine (both embeddings normalised) instead of the dot product.
+    #[arg(long)]
+    cosine: bool,
+    /// Scores are divided by this.
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f32,
     /// Compute threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -75,8 +81,8 @@ fn spec(args: &Args) -> TwoTowerSpec {
         user_features: vec![feature("user", args.users)],
         item_features: vec![feature("item", args.items)],
         tower_mlp: args.tower.clone(),
-        cosine: false,
-        temperature: 1.0,
+        cosine: args.cosine,
+        temperature: args.temperature,
         loss: match args.loss {
             Loss::Bce => TwoTowerLoss::Bce,
             Loss::Softmax => TwoTowerLoss::Softmax,

@@ -12,8 +12,9 @@ use crate::index::{INDEX_FILE, write_atomic};
 use crate::{
     Column, Compression, Encoding, FileInfo, HashAlgo, Index, MdsError, Result, ShardMeta, Value,
 };
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
 
 /// How a dataset is written; the defaults match `MDSWriter`'s (no compression, no hashes,
 /// 64 MiB shards).
@@ -61,7 +62,14 @@ pub struct MdsWriter {
     scratch: Vec<u8>,
     /// Shards written so far.
     shards: Vec<ShardMeta>,
+    /// Most shards stored on background threads at once (0: stored by the writing call).
+    background: usize,
+    /// Shards being stored on background threads, oldest first, with their sample counts.
+    pending: VecDeque<(u64, JoinHandle<Result<StoredFiles>>)>,
 }
+
+/// The raw and (when compressed) stored file of a shard.
+type StoredFiles = (FileInfo, Option<FileInfo>);
 
 impl MdsWriter {
     /// Starts a dataset in `dir` (created if missing; an existing `index.json` there is an
@@ -129,7 +137,17 @@ impl MdsWriter {
             sample_sizes: Vec::new(),
             scratch: Vec::new(),
             shards: Vec::new(),
+            background: 0,
+            pending: VecDeque::new(),
         })
+    }
+
+    /// Compresses, hashes and writes up to `shards` full shards at once on background threads
+    /// while samples keep coming, instead of in the `write` call that fills a shard: compression
+    /// is most of a writer's work, and this spreads it over cores. The files and index are the
+    /// same either way; 0 (the default) stores shards in the calling thread.
+    pub fn set_background_shards(&mut self, shards: usize) {
+        self.background = shards;
     }
 
     /// The columns in stored (name-sorted) order: the order `write` and `write_encoded` take.
@@ -222,6 +240,9 @@ impl MdsWriter {
         if !self.sample_sizes.is_empty() {
             self.flush()?;
         }
+        while !self.pending.is_empty() {
+            self.join_oldest()?;
+        }
         let index = Index {
             shards: std::mem::take(&mut self.shards),
             version: 2,
@@ -252,7 +273,8 @@ impl MdsWriter {
         }
     }
 
-    /// Writes the current shard (compressed and hashed) and records it.
+    /// Writes the current shard (compressed and hashed) and records it, or hands it to a
+    /// background thread that does (see [`set_background_shards`](Self::set_background_shards)).
     fn flush(&mut self) -> Result<()> {
         let n = self.sample_sizes.len();
         let header = 4 * (n + 2) + self.config.len();
@@ -266,18 +288,38 @@ impl MdsWriter {
         }
         raw.extend_from_slice(&self.config);
         raw.extend_from_slice(&self.body);
-        let shard = self.shards.len();
-        let raw_basename = format!("shard.{shard:05}.mds");
-        let raw_data = self.file_info(&raw_basename, &raw);
-        let (zip_data, stored, stored_name) = match self.options.compression {
-            Some(c) => {
-                let zipped = c.compress(&raw)?;
-                let name = format!("{raw_basename}.{}", c.extension());
-                (Some(self.file_info(&name, &zipped)), zipped, name)
-            }
-            None => (None, raw, raw_basename),
-        };
-        write_atomic(&self.dir.join(&stored_name), &stored)?;
+        self.body.clear();
+        self.sample_sizes.clear();
+        let shard = self.shards.len() + self.pending.len();
+        let dir = self.dir.clone();
+        let (compression, hashes) = (self.options.compression, self.options.hashes.clone());
+        let store = move || store_shard(&dir, shard, &raw, compression, &hashes);
+        if self.background == 0 {
+            let files = store()?;
+            self.record(n as u64, files);
+            return Ok(());
+        }
+        while self.pending.len() >= self.background {
+            self.join_oldest()?;
+        }
+        self.pending
+            .push_back((n as u64, std::thread::spawn(store)));
+        Ok(())
+    }
+
+    /// Waits for the oldest background shard and records it.
+    fn join_oldest(&mut self) -> Result<()> {
+        if let Some((samples, handle)) = self.pending.pop_front() {
+            let files = handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            self.record(samples, files);
+        }
+        Ok(())
+    }
+
+    /// Appends the metadata of the next shard, stored as `files`, to the index.
+    fn record(&mut self, samples: u64, (raw_data, zip_data): StoredFiles) {
         self.shards.push(ShardMeta {
             column_encodings: self
                 .columns
@@ -290,26 +332,57 @@ impl MdsWriter {
             format: "mds".into(),
             hashes: self.hash_names.clone(),
             raw_data,
-            samples: n as u64,
+            samples,
             size_limit: (self.options.size_limit > 0).then_some(self.options.size_limit),
             version: 2,
             zip_data,
         });
-        self.body.clear();
-        self.sample_sizes.clear();
-        Ok(())
     }
+}
 
-    /// Size and digests of a stored file.
-    fn file_info(&self, basename: &str, data: &[u8]) -> FileInfo {
-        let mut hashes = BTreeMap::new();
-        for algo in &self.options.hashes {
-            hashes.insert(algo.name().to_string(), algo.hex_digest(data));
+impl Drop for MdsWriter {
+    /// Waits for background shards, so none is still writing after an abandoned writer.
+    fn drop(&mut self) {
+        for (_, handle) in self.pending.drain(..) {
+            // Their results no longer matter: the dataset was not finished.
+            let _ = handle.join();
         }
-        FileInfo {
-            basename: basename.to_string(),
-            bytes: data.len() as u64,
-            hashes,
+    }
+}
+
+/// Compresses (if asked), hashes and writes shard number `shard` of `dir` from its raw bytes.
+fn store_shard(
+    dir: &Path,
+    shard: usize,
+    raw: &[u8],
+    compression: Option<Compression>,
+    hashes: &[HashAlgo],
+) -> Result<StoredFiles> {
+    let raw_basename = format!("shard.{shard:05}.mds");
+    let raw_data = file_info(hashes, &raw_basename, raw);
+    match compression {
+        Some(c) => {
+            let zipped = c.compress(raw)?;
+            let name = format!("{raw_basename}.{}", c.extension());
+            let zip_data = file_info(hashes, &name, &zipped);
+            write_atomic(&dir.join(&name), &zipped)?;
+            Ok((raw_data, Some(zip_data)))
         }
+        None => {
+            write_atomic(&dir.join(&raw_basename), raw)?;
+            Ok((raw_data, None))
+        }
+    }
+}
+
+/// Size and digests of a stored file.
+fn file_info(hashes: &[HashAlgo], basename: &str, data: &[u8]) -> FileInfo {
+    FileInfo {
+        basename: basename.to_string(),
+        bytes: data.len() as u64,
+        hashes: hashes
+            .iter()
+            .map(|algo| (algo.name().to_string(), algo.hex_digest(data)))
+            .collect(),
     }
 }

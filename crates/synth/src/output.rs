@@ -114,6 +114,12 @@ impl SplitWriter {
         self.positions[index]
     }
 
+    /// Compresses and writes up to `shards` shards at once on background threads instead of in
+    /// `write` (see [`MdsWriter::set_background_shards`]); the files are the same.
+    pub fn set_background_shards(&mut self, shards: usize) {
+        self.writer.set_background_shards(shards);
+    }
+
     /// Number of columns.
     pub fn width(&self) -> usize {
         self.positions.len()

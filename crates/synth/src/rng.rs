@@ -74,14 +74,23 @@ impl Rng {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
 
-    /// Two independent standard normal values (Box–Muller).
+    /// Two independent standard normal values, by Marsaglia's polar method: a point uniform in
+    /// the unit disc (by rejection from the square, accepted with probability π/4) is scaled
+    /// to a normal pair with one logarithm and one square root, without Box–Muller's sine and
+    /// cosine.
     pub fn normal_pair(&mut self) -> (f64, f64) {
-        let radius = (-2.0 * self.uniform_open().ln()).sqrt();
-        let (sin, cos) = (std::f64::consts::TAU * self.uniform()).sin_cos();
-        (radius * cos, radius * sin)
+        loop {
+            let u = 2.0 * self.uniform() - 1.0;
+            let v = 2.0 * self.uniform() - 1.0;
+            let s = u * u + v * v;
+            if s < 1.0 && s > 0.0 {
+                let scale = (-2.0 * s.ln() / s).sqrt();
+                return (u * scale, v * scale);
+            }
+        }
     }
 
-    /// One standard normal value (half of a Box–Muller pair; use `normal_pair` in hot loops).
+    /// One standard normal value (half of a polar pair; use `normal_pair` in hot loops).
     pub fn normal(&mut self) -> f64 {
         self.normal_pair().0
     }

@@ -7,7 +7,8 @@
 //! (`ndarray:float32:D`; standard normal values, so no transform is needed), and per table
 //! `C1`, `C2`, ... (`int` for one id, `ndarray:int64` for a bag; ids are `0..cardinality`,
 //! id 0 the most frequent). Rows are generated in parallel chunks and written in order by a
-//! separate thread; `train` holds the first rows, then `val`, then `test`.
+//! separate thread, which hands full shards to background threads to compress, hash and store
+//! (compression is most of the work); `train` holds the first rows, then `val`, then `test`.
 
 mod chunk;
 mod config;
@@ -28,7 +29,7 @@ use cascade_data::{DatasetManifest, DenseFeature, SparseFeature, SplitInfo};
 use cascade_mds::{Column, DType, Encoding, WriterOptions};
 use rayon::prelude::*;
 use serde_json::{Map, Value as Json, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::sync::mpsc;
 
@@ -72,6 +73,24 @@ fn columns(config: &DlrmConfig) -> Vec<Column> {
     columns
 }
 
+/// Each table's id distribution; tables of the same cardinality share one (and its alias
+/// table), so 26 tables of 100 000 ids build a single table.
+pub fn table_zipfs(config: &DlrmConfig) -> Vec<Zipf> {
+    let mut distinct: Vec<Zipf> = Vec::new();
+    config
+        .cardinalities
+        .iter()
+        .map(|&n| match distinct.iter().find(|z| z.cardinality() == n) {
+            Some(zipf) => zipf.clone(),
+            None => {
+                let zipf = Zipf::new(n, config.zipf);
+                distinct.push(zipf.clone());
+                zipf
+            }
+        })
+        .collect()
+}
+
 /// One split being written: its rows are `first_row..end_row` of the generated sequence.
 struct Split {
     name: &'static str,
@@ -90,11 +109,7 @@ pub fn generate(config: &DlrmConfig, out: &Path, replace: bool) -> Result<Datase
     config.validate()?;
     let staging = Staging::new(out, replace)?;
     let model = HiddenModel::new(config);
-    let zipfs: Vec<Zipf> = config
-        .cardinalities
-        .iter()
-        .map(|&n| Zipf::new(n, config.zipf))
-        .collect();
+    let zipfs = table_zipfs(config);
     let options = WriterOptions {
         compression: config.compression,
         hashes: config.hashes.clone(),
@@ -111,14 +126,13 @@ pub fn generate(config: &DlrmConfig, out: &Path, replace: bool) -> Result<Datase
             continue;
         }
         end_row += rows;
+        let mut writer =
+            SplitWriter::create(&staging.path().join(name), columns(config), options.clone())?;
+        writer.set_background_shards(rayon::current_num_threads());
         splits.push(Split {
             name,
             end_row,
-            writer: SplitWriter::create(
-                &staging.path().join(name),
-                columns(config),
-                options.clone(),
-            )?,
+            writer,
             histogram: AucHistogram::default(),
         });
     }
@@ -127,7 +141,7 @@ pub fn generate(config: &DlrmConfig, out: &Path, replace: bool) -> Result<Datase
     let window = (2 * rayon::current_num_threads()).max(2) as u64;
     let written = std::thread::scope(|scope| -> Result<Written> {
         let (sender, receiver) = mpsc::sync_channel::<Vec<DlrmChunk>>(1);
-        let writer = scope.spawn(move || write_chunks(receiver, splits));
+        let writer = scope.spawn(move || write_chunks(scope, receiver, splits));
         let mut produced = Ok(());
         for start in (0..chunks).step_by(window as usize) {
             let end = (start + window).min(chunks);
@@ -162,18 +176,22 @@ pub fn generate(config: &DlrmConfig, out: &Path, replace: bool) -> Result<Datase
     Ok(manifest)
 }
 
-/// The writing thread: appends every row of every chunk, in order, to its split.
-fn write_chunks(
+/// The writing thread: appends every row of every chunk, in order, to its split. A split is
+/// finished (its last shard stored, its index written) on a thread of its own as soon as the
+/// rows move on to the next split.
+fn write_chunks<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
     receiver: mpsc::Receiver<Vec<DlrmChunk>>,
-    mut splits: Vec<Split>,
+    splits: Vec<Split>,
 ) -> Result<Written> {
-    let width = splits.first().map_or(0, |s| s.writer.width());
+    let mut splits: VecDeque<Split> = splits.into();
+    let width = splits.front().map_or(0, |s| s.writer.width());
     // Every split has the same columns, so the same stored positions.
-    let positions: Vec<usize> = match splits.first() {
+    let positions: Vec<usize> = match splits.front() {
         Some(split) => (0..width).map(|c| split.writer.position(c)).collect(),
         None => Vec::new(),
     };
-    let mut current = 0;
+    let mut finishing = Vec::new();
     for batch in receiver {
         for chunk in &batch {
             let mut slots: Vec<&[u8]> = vec![&[]; width];
@@ -190,19 +208,35 @@ fn write_chunks(
                     slots[slot()] = table.row(r);
                 }
                 let row = chunk.first_row + r as u64;
-                while current + 1 < splits.len() && row >= splits[current].end_row {
-                    current += 1;
+                while splits.len() > 1 && splits.front().is_some_and(|s| row >= s.end_row) {
+                    if let Some(done) = splits.pop_front() {
+                        finishing.push(scope.spawn(move || finish(done)));
+                    }
                 }
-                let split = &mut splits[current];
-                split.writer.write(&slots)?;
-                split.histogram.add(chunk.bins[r], chunk.label(r));
+                if let Some(split) = splits.front_mut() {
+                    split.writer.write(&slots)?;
+                    split.histogram.add(chunk.bins[r], chunk.label(r));
+                }
             }
         }
     }
-    splits
-        .into_iter()
-        .map(|split| Ok((split.name, split.writer.finish()?, split.histogram)))
-        .collect()
+    let mut written = Vec::new();
+    for handle in finishing {
+        written.push(
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+        );
+    }
+    for split in splits {
+        written.push(finish(split)?);
+    }
+    Ok(written)
+}
+
+/// Finishes a split's dataset: its name, sample count and ceiling histogram.
+fn finish(split: Split) -> Result<(&'static str, u64, AucHistogram)> {
+    Ok((split.name, split.writer.finish()?, split.histogram))
 }
 
 /// The manifest of a generated dataset, with the generator's settings and the ceiling in

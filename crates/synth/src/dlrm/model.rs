@@ -39,6 +39,10 @@ pub const PRIOR_COUNT: f64 = 200.0;
 /// Ids whose weights are tabulated; rarer ids (beyond this rank) compute theirs on the fly.
 const TABULATED: u64 = 1 << 20;
 
+/// Ids per table whose effects are tabulated (16 KiB a table, so all tables' stay in cache):
+/// the most frequent ones, most of the draws; the rest compute theirs from the hash.
+const EFFECT_HEAD: u64 = 1 << 12;
+
 /// Per-id signal weights of one table shape (cardinality, Zipf exponent, training rows): see
 /// the module documentation for why they exist.
 #[derive(Debug, Clone)]
@@ -121,6 +125,9 @@ pub struct HiddenModel {
     bias: f64,
     dense_weights: Vec<f64>,
     effect_keys: Vec<u64>,
+    /// Per table, the effects of its first `EFFECT_HEAD` ids: the hot loop's lookup, the same
+    /// numbers as computed ones.
+    effect_tables: Vec<Vec<f32>>,
     effect_scale: f64,
     /// Distinct weight tables, and which one each table uses.
     weights: Vec<IdWeights>,
@@ -189,7 +196,7 @@ impl HiddenModel {
                 }
             })
             .collect();
-        HiddenModel {
+        let mut model = HiddenModel {
             bias,
             dense_weights,
             weights,
@@ -197,13 +204,25 @@ impl HiddenModel {
             effect_keys: (0..tables as u64)
                 .map(|t| hash(&[config.seed, ID_EFFECT, t]))
                 .collect(),
+            effect_tables: Vec::new(),
             effect_scale,
             vector_keys: (0..tables as u64)
                 .map(|t| hash(&[config.seed, ID_VECTOR, t]))
                 .collect(),
             pairs,
             pair_scale,
-        }
+        };
+        model.effect_tables = config
+            .cardinalities
+            .iter()
+            .enumerate()
+            .map(|(t, &n)| {
+                (0..n.min(EFFECT_HEAD))
+                    .map(|id| model.compute_effect(t, id))
+                    .collect()
+            })
+            .collect();
+        model
     }
 
     /// The constant term of the logit.
@@ -227,9 +246,18 @@ impl HiddenModel {
     }
 
     /// The unscaled (unit mean-square) effect of `id` in `table`; a bag's contribution to the
-    /// logit is `effect_scale · Σ effect / sqrt(len)`.
+    /// logit is `effect_scale · Σ effect / sqrt(len)`. Looked up for the most frequent ids.
     pub fn effect(&self, table: usize, id: u64) -> f64 {
-        self.weight(table, id) * hash_normal(hash2(self.effect_keys[table], id))
+        match self.effect_tables[table].get(id as usize) {
+            Some(&effect) => f64::from(effect),
+            None => f64::from(self.compute_effect(table, id)),
+        }
+    }
+
+    /// The effect of `id` in `table` from its hash, rounded to `f32` (the tables' precision,
+    /// so tabulated and computed effects are the same numbers).
+    fn compute_effect(&self, table: usize, id: u64) -> f32 {
+        (self.weight(table, id) * hash_normal(hash2(self.effect_keys[table], id))) as f32
     }
 
     /// The scale of the id effects in the logit.
@@ -310,6 +338,14 @@ mod tests {
         assert_ne!(a.effect(3, 77), a.effect(4, 77));
         assert_ne!(a.effect(3, 77), c.effect(3, 77));
         assert_eq!(a.vector(0, 5), b.vector(0, 5));
+        // Tabulated and computed effects are the same numbers.
+        for id in [0, 77, EFFECT_HEAD - 1] {
+            assert_eq!(a.effect(3, id), f64::from(a.compute_effect(3, id)));
+        }
+        assert_eq!(
+            a.effect(3, EFFECT_HEAD + 5),
+            f64::from(a.compute_effect(3, EFFECT_HEAD + 5))
+        );
     }
 
     #[test]

@@ -10,11 +10,7 @@ use std::collections::HashMap;
 /// pooled ceiling histogram.
 fn rows(config: &DlrmConfig) -> (Vec<Vec<u64>>, Vec<bool>, AucHistogram) {
     let model = HiddenModel::new(config);
-    let zipfs: Vec<Zipf> = config
-        .cardinalities
-        .iter()
-        .map(|&n| Zipf::new(n, config.zipf))
-        .collect();
+    let zipfs = table_zipfs(config);
     let mut ids = Vec::new();
     let mut labels = Vec::new();
     let mut histogram = AucHistogram::default();
@@ -153,11 +149,7 @@ fn chunks_do_not_depend_on_generation_order() {
         ..DlrmConfig::default()
     };
     let model = HiddenModel::new(&config);
-    let zipfs: Vec<Zipf> = config
-        .cardinalities
-        .iter()
-        .map(|&n| Zipf::new(n, 1.05))
-        .collect();
+    let zipfs = table_zipfs(&config);
     let last = generate_chunk(&config, &model, &zipfs, 3).unwrap();
     let first = generate_chunk(&config, &model, &zipfs, 0).unwrap();
     let last_again = generate_chunk(&config, &model, &zipfs, 3).unwrap();
