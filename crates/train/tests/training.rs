@@ -87,7 +87,7 @@ fn a_resumed_run_ends_with_the_uninterrupted_model() {
 #[test]
 fn a_non_finite_dense_value_names_the_column_unless_replaced() {
     let dir = tempfile::tempdir().unwrap();
-    let data = planted(&dir.path().join("data"), Some(100));
+    let data = planted(&dir.path().join("data"), Some((100, f32::NAN)));
     let err = train(
         &small_config("dlrm", &data, &[]),
         &dir.path().join("strict"),

@@ -61,9 +61,9 @@ fn item_effect(item: u64) -> f64 {
 
 /// Writes a dataset with a planted signal into `dir`: dense `[signal, noise]` (recorded as
 /// source columns `signal` and `noise`), a scalar `item` id, a multi-hot `tags` bag of 1–3 ids
-/// and a 0/1 `label`; splits `train` ([`TRAIN_ROWS`]) and `test`. `poison` puts NaN into the
-/// `noise` value of that train sample.
-pub fn planted(dir: &Path, poison: Option<u64>) -> PathBuf {
+/// and a 0/1 `label`; splits `train` ([`TRAIN_ROWS`]) and `test`. `poison = Some((i, v))`
+/// writes `v` (NaN, say) as the `noise` value of train sample `i`.
+pub fn planted(dir: &Path, poison: Option<(u64, f32)>) -> PathBuf {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut splits = BTreeMap::new();
     for (split, rows) in [("train", TRAIN_ROWS), ("test", TRAIN_ROWS / 4)] {
@@ -78,10 +78,9 @@ pub fn planted(dir: &Path, poison: Option<u64>) -> PathBuf {
         let mut writer = MdsWriter::create(&split_dir, columns, WriterOptions::default()).unwrap();
         for i in 0..rows {
             let signal = rng.normal();
-            let noise = if split == "train" && poison == Some(i) {
-                f64::NAN
-            } else {
-                rng.normal()
+            let noise = match poison {
+                Some((at, value)) if split == "train" && at == i => f64::from(value),
+                _ => rng.normal(),
             };
             let item = 1 + rng.next() % (ITEMS - 1);
             let bag = 1 + (rng.next() % 3) as usize;
