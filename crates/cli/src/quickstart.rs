@@ -1,6 +1,6 @@
 //! `cascade quickstart`: the whole funnel on an embedded default, with no download and no
-//! server: generate MovieLens-shaped data with a planted taste signal (or convert a MovieLens
-//! 100K folder given with `--data`), train the two-tower retrieval model and a DLRM ranking
+//! server: generate MovieLens-shaped data with a planted taste signal (or convert the MovieLens
+//! 100K, MovieLens CSV or Learning-from-Sets folder given with `--data`), train the two-tower retrieval model and a DLRM ranking
 //! model, evaluate both, and print a few users' recommendations, retrieved then re-ranked.
 
 use crate::recommend::table;
@@ -25,7 +25,8 @@ pub struct QuickstartArgs {
     /// Folder for the dataset and both runs (replaced when it exists).
     #[arg(long, default_value = "cascade-quickstart")]
     pub out: PathBuf,
-    /// A MovieLens 100K folder (u.data, u.item, u.user) to use instead of synthetic data.
+    /// A ratings folder to use instead of synthetic data: MovieLens 100K (u.data), MovieLens
+    /// CSV (ratings.csv) or Learning from Sets of Items (item_ratings.csv).
     #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
     /// Users whose recommendations are printed.
@@ -40,7 +41,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", args.out.display()))?;
     let data = args.out.join("data");
     match &args.data {
-        Some(input) => convert_movielens(input, &data)?,
+        Some(input) => convert(input, &data)?,
         None => {
             let config = cascade_synth::TwoTowerConfig::default();
             eprintln!("[1/4] generating {} synthetic interactions", config.rows);
@@ -49,12 +50,15 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     }
     eprintln!("[2/4] training the two-tower retrieval model");
     let retrieval = args.out.join("retrieval");
+    let mut overrides = vec!["train.epochs=5".to_string()];
+    overrides.extend(tower_features(&data)?);
+    let overrides: Vec<&str> = overrides.iter().map(String::as_str).collect();
     let summary = train(
         RETRIEVAL_CONFIG,
         "two_tower_softmax.toml",
         &data,
         &retrieval,
-        &["train.epochs=5"],
+        &overrides,
     )?;
     let eval = &summary["eval"];
     eprintln!("[3/4] training the DLRM ranking model");
@@ -124,11 +128,29 @@ fn train(
     Ok(cascade_train::train(&config, run)?)
 }
 
-/// Converts a MovieLens 100K folder with the temporal leave-last-10 split.
-fn convert_movielens(input: &Path, out: &Path) -> anyhow::Result<()> {
+/// The format of a ratings folder, from the files it holds.
+fn format_of(input: &Path) -> anyhow::Result<Format> {
+    let has = |name: &str| input.join(name).is_file();
+    if has("u.data") {
+        Ok(Format::MovieLens100k)
+    } else if has("ratings.csv") {
+        Ok(Format::MovieLensCsv)
+    } else if has("item_ratings.csv") {
+        Ok(Format::LearningFromSets)
+    } else {
+        anyhow::bail!(
+            "{}: expected a MovieLens 100K folder (u.data), a MovieLens CSV folder (ratings.csv) \
+             or a Learning-from-Sets folder with item_ratings.csv",
+            input.display()
+        )
+    }
+}
+
+/// Converts a ratings folder with the temporal leave-last-10 split.
+fn convert(input: &Path, out: &Path) -> anyhow::Result<()> {
     eprintln!("[1/4] converting {}", input.display());
     let options = ConvertOptions {
-        format: Format::MovieLens100k,
+        format: format_of(input)?,
         context: ConvertContext {
             input: input.to_path_buf(),
             label: LabelRule::from_threshold(None)?,
@@ -148,6 +170,34 @@ fn convert_movielens(input: &Path, out: &Path) -> anyhow::Result<()> {
     };
     cascade_convert::convert(&options)?;
     Ok(())
+}
+
+/// Overrides that keep, of the preset's tower features, those the dataset has (datasets
+/// without MovieLens 100K's user attributes train on ids and what item features they have).
+fn tower_features(data: &Path) -> anyhow::Result<Vec<String>> {
+    let manifest = cascade_data::DatasetManifest::load(data)?;
+    let preset = TrainConfig::parse("two_tower_softmax.toml", RETRIEVAL_CONFIG, &[])?;
+    let towers = preset.two_tower.unwrap_or_default();
+    let mut overrides = Vec::new();
+    for (key, names) in [
+        ("user_features", towers.user_features),
+        ("item_features", towers.item_features),
+    ] {
+        let kept: Vec<String> = names
+            .iter()
+            .filter(|n| manifest.sparse.iter().any(|f| &f.name == *n))
+            .map(|n| format!("{n:?}"))
+            .collect();
+        if kept.first() != names.first().map(|n| format!("{n:?}")).as_ref() {
+            anyhow::bail!(
+                "{}: the dataset has no '{}' feature to train the two towers on",
+                data.display(),
+                names.first().map_or("", String::as_str)
+            );
+        }
+        overrides.push(format!("two_tower.{key}=[{}]", kept.join(", ")));
+    }
+    Ok(overrides)
 }
 
 /// The raw ids of the first `n` users of the dataset's user vocabulary.

@@ -282,3 +282,33 @@ fn softmax_preset_on_movielens_100k_beats_popularity_by_half() {
         "recall@100 {model} vs popularity {popular}"
     );
 }
+
+#[test]
+fn quickstart_takes_a_movielens_folder_and_names_one_it_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("qs");
+    let printed = ok(&[
+        "quickstart",
+        "--out",
+        path(&out),
+        "--data",
+        path(&shared_data("ml-100k")),
+        "--users",
+        "1",
+    ]);
+    assert!(
+        printed.contains("retrieval (two-tower, 943 users"),
+        "{printed}"
+    );
+    let err = fails(&[
+        "quickstart",
+        "--out",
+        path(&out),
+        "--data",
+        path(&shared_data("criteo-kaggle-sample")),
+    ]);
+    assert!(
+        err.contains("expected a MovieLens 100K folder (u.data)"),
+        "{err}"
+    );
+}
