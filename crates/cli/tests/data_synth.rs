@@ -3,27 +3,9 @@
 
 mod common;
 
-use common::{cascade, path, text};
+use common::{fails, ok, path};
 use serde_json::Value as Json;
 use std::path::Path;
-
-/// Stdout of a run that must succeed.
-fn ok(args: &[&str]) -> String {
-    let out = cascade(args);
-    assert!(
-        out.status.success(),
-        "cascade {args:?} failed: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-/// Stderr of a run that must fail.
-fn fails(args: &[&str]) -> String {
-    let out = cascade(args);
-    assert!(!out.status.success(), "cascade {args:?} succeeded");
-    text(&out.stderr)
-}
 
 /// `cascade data inspect DIR --json`.
 fn inspect(dir: &Path) -> Json {

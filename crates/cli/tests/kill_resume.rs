@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{cascade, path, text};
+use common::{ok, path};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -44,7 +44,7 @@ fn final_model(run: &Path) -> BTreeMap<String, Vec<u8>> {
 fn a_killed_run_resumed_ends_with_the_uninterrupted_model() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let made = cascade(&[
+    ok(&[
         "data",
         "synth",
         "--kind",
@@ -60,7 +60,6 @@ fn a_killed_run_resumed_ends_with_the_uninterrupted_model() {
         "--out",
         path(&data),
     ]);
-    assert!(made.status.success(), "{}", text(&made.stderr));
 
     let whole = dir.path().join("whole");
     let mut args = vec![
@@ -72,8 +71,7 @@ fn a_killed_run_resumed_ends_with_the_uninterrupted_model() {
         path(&whole),
     ];
     args.extend(SETTINGS);
-    let out = cascade(&args);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    ok(&args);
 
     // The same run, killed with SIGKILL once it has written a checkpoint past the first.
     let killed = dir.path().join("killed");
@@ -116,7 +114,6 @@ fn a_killed_run_resumed_ends_with_the_uninterrupted_model() {
         "the run was killed, not finished"
     );
 
-    let resumed = cascade(&["train", "--resume", path(&killed)]);
-    assert!(resumed.status.success(), "{}", text(&resumed.stderr));
+    ok(&["train", "--resume", path(&killed)]);
     assert_eq!(final_model(&whole), final_model(&killed));
 }

@@ -4,29 +4,9 @@
 
 mod common;
 
-use common::{cascade, path, shared_data, text};
+use common::{fails, ok, path, shared_data};
 use serde_json::Value as Json;
 use std::collections::HashSet;
-
-fn ok(args: &[&str]) -> String {
-    let out = cascade(args);
-    assert!(
-        out.status.success(),
-        "cascade {args:?} failed: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = cascade(args);
-    assert!(
-        !out.status.success(),
-        "cascade {args:?} succeeded: {}",
-        text(&out.stdout)
-    );
-    text(&out.stderr)
-}
 
 #[test]
 fn quickstart_runs_the_funnel_and_its_runs_answer() {

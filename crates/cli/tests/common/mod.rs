@@ -17,6 +17,28 @@ pub fn cascade(args: &[&str]) -> Output {
         .expect("the cascade binary runs")
 }
 
+/// Standard output of `cascade ARGS`, which must succeed.
+pub fn ok(args: &[&str]) -> String {
+    let out = cascade(args);
+    assert!(
+        out.status.success(),
+        "cascade {args:?} failed: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// Standard error of `cascade ARGS`, which must fail.
+pub fn fails(args: &[&str]) -> String {
+    let out = cascade(args);
+    assert!(
+        !out.status.success(),
+        "cascade {args:?} succeeded: {}",
+        text(&out.stdout)
+    );
+    text(&out.stderr)
+}
+
 /// Captured output as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
