@@ -73,6 +73,32 @@ pub struct DenseOptimizerSpec {
     pub clip_norm: f32,
 }
 
+impl DenseOptimizerSpec {
+    /// Checks the hyper-parameters are in range; errors name the field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(ModelError::Spec(m));
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad(format!(
+                "dense_optimizer.learning_rate: must be positive, found {}",
+                self.learning_rate
+            ));
+        }
+        if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
+            return bad(format!(
+                "dense_optimizer.momentum: must be in [0, 1), found {}",
+                self.momentum
+            ));
+        }
+        if !(self.clip_norm.is_finite() && self.clip_norm >= 0.0) {
+            return bad(format!(
+                "dense_optimizer.clip_norm: must be 0 (off) or positive, found {}",
+                self.clip_norm
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Everything that defines a ranking model; see the module documentation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -145,25 +171,7 @@ impl RankingSpec {
         if self.kind == ModelKind::Dcn && self.cross_layers == 0 {
             return bad("cross_layers: DCN-v2 needs at least one cross layer".into());
         }
-        let o = &self.dense_optimizer;
-        if !(o.learning_rate.is_finite() && o.learning_rate > 0.0) {
-            return bad(format!(
-                "dense_optimizer.learning_rate: must be positive, found {}",
-                o.learning_rate
-            ));
-        }
-        if !(o.momentum.is_finite() && (0.0..1.0).contains(&o.momentum)) {
-            return bad(format!(
-                "dense_optimizer.momentum: must be in [0, 1), found {}",
-                o.momentum
-            ));
-        }
-        if !(o.clip_norm.is_finite() && o.clip_norm >= 0.0) {
-            return bad(format!(
-                "dense_optimizer.clip_norm: must be 0 (off) or positive, found {}",
-                o.clip_norm
-            ));
-        }
+        self.dense_optimizer.validate()?;
         self.embedding_optimizer.validate()?;
         Ok(())
     }

@@ -117,19 +117,7 @@ impl TwoTowerSpec {
                 self.temperature
             ));
         }
-        let o = &self.dense_optimizer;
-        if !(o.learning_rate.is_finite() && o.learning_rate > 0.0) {
-            return bad(format!(
-                "dense_optimizer.learning_rate: must be positive, found {}",
-                o.learning_rate
-            ));
-        }
-        if !(o.clip_norm.is_finite() && o.clip_norm >= 0.0) {
-            return bad(format!(
-                "dense_optimizer.clip_norm: must be 0 (off) or positive, found {}",
-                o.clip_norm
-            ));
-        }
+        self.dense_optimizer.validate()?;
         self.embedding_optimizer.validate()?;
         Ok(())
     }
