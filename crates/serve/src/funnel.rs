@@ -245,14 +245,8 @@ impl Recommender {
 
     /// The `k` most popular items (training interactions), for users the model does not know.
     pub fn popular(&self, k: usize) -> Vec<Recommendation> {
-        let mut order = self.corpus.clone();
-        order.sort_by_key(|id| {
-            (
-                std::cmp::Reverse(self.catalog.item_counts.get(id).copied().unwrap_or(0)),
-                *id,
-            )
-        });
-        order
+        self.catalog
+            .by_popularity(&self.corpus)
             .into_iter()
             .take(k)
             .enumerate()

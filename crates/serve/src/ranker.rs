@@ -111,11 +111,7 @@ impl Ranker {
                     Side::User => (&self.catalog.users, user),
                     Side::Item => (&self.catalog.items, item),
                 };
-                match entities.bags(id) {
-                    Some(bags) => ids.extend_from_slice(&bags[*at]),
-                    None if *at == 0 => ids.push(id),
-                    None => {}
-                }
+                entities.push_bag(id, *at, &mut ids);
                 offsets.push(ids.len());
             }
         }

@@ -44,10 +44,15 @@ impl Entities {
         self.features.contains_key(&id)
     }
 
-    /// Entity `id`'s bag of each feature, in the order of the catalog's feature names (none
-    /// for an id never seen).
-    pub fn bags(&self, id: u64) -> Option<&[Vec<u64>]> {
-        self.features.get(&id).map(Vec::as_slice)
+    /// Appends entity `id`'s bag of feature `f` (in the order of the feature names) to `out`:
+    /// the recorded bag, or for an id never seen its id alone as the id feature and nothing
+    /// for the others.
+    pub fn push_bag(&self, id: u64, f: usize, out: &mut Vec<u64>) {
+        match self.features.get(&id) {
+            Some(bags) => out.extend_from_slice(&bags[f]),
+            None if f == 0 => out.push(id),
+            None => {}
+        }
     }
 
     /// The tower input for `ids` (ids never seen get their id alone, other features empty).
@@ -56,11 +61,7 @@ impl Entities {
         let mut offsets = vec![0];
         for f in 0..self.names.len() {
             for &id in ids {
-                match self.features.get(&id) {
-                    Some(bags) => all.extend_from_slice(&bags[f]),
-                    None if f == 0 => all.push(id),
-                    None => {}
-                }
+                self.push_bag(id, f, &mut all);
                 offsets.push(all.len());
             }
         }
@@ -167,6 +168,18 @@ impl Catalog {
             }
         }
         Ok(())
+    }
+
+    /// `items` ordered most trained-on first (ties by id): the most-popular baseline's ranking.
+    pub fn by_popularity(&self, items: &[u64]) -> Vec<u64> {
+        let mut order = items.to_vec();
+        order.sort_by_key(|id| {
+            (
+                std::cmp::Reverse(self.item_counts.get(id).copied().unwrap_or(0)),
+                *id,
+            )
+        });
+        order
     }
 
     /// Every item's training frequency, indexed by item id over a table of `rows` rows.

@@ -103,7 +103,7 @@ pub fn evaluate_retrieval(
     let exclusions = Exclusions::new(corpus.len()).with_seen(offsets, seen_items)?;
     let top = index.search(&queries, max_k, Some(&exclusions))?;
 
-    let popular = popularity_order(&corpus, catalog);
+    let popular = catalog.by_popularity(&corpus);
     let mut model_acc = RetrievalAccumulator::new(ks);
     let mut popular_acc = RetrievalAccumulator::new(ks);
     for (q, user) in users.iter().enumerate() {
@@ -125,16 +125,4 @@ pub fn evaluate_retrieval(
         users: users.len() as u64,
         items: corpus.len(),
     })
-}
-
-/// The corpus by training count, most popular first (ties by id).
-fn popularity_order(corpus: &[u64], catalog: &Catalog) -> Vec<u64> {
-    let mut order = corpus.to_vec();
-    order.sort_by_key(|id| {
-        (
-            std::cmp::Reverse(catalog.item_counts.get(id).copied().unwrap_or(0)),
-            *id,
-        )
-    });
-    order
 }
