@@ -24,6 +24,8 @@ import time
 import torch
 from torch import nn
 
+from rowwise_adagrad import RowwiseAdagrad
+
 
 def mlp(sizes, last_activation):
     layers = []
@@ -55,30 +57,6 @@ class Dlrm(nn.Module):
         gram = torch.bmm(t, t.transpose(1, 2))
         z = torch.cat([x, gram[:, self.li, self.lj]], dim=1)
         return self.top(z).squeeze(1)
-
-
-class RowwiseAdagrad:
-    """Row-wise Adagrad on the sparse gradients of embedding bags: for each touched row r,
-    state[r] += mean(g_r ** 2) and w_r -= lr * g_r / (sqrt(state[r]) + eps)."""
-
-    def __init__(self, bags, lr, eps):
-        self.bags = list(bags)
-        self.lr = lr
-        self.eps = eps
-        self.state = [torch.zeros(b.num_embeddings) for b in self.bags]
-
-    def zero_grad(self):
-        for b in self.bags:
-            b.weight.grad = None
-
-    @torch.no_grad()
-    def step(self):
-        for bag, state in zip(self.bags, self.state):
-            grad = bag.weight.grad.coalesce()
-            rows, values = grad.indices()[0], grad.values()
-            state.index_add_(0, rows, values.pow(2).mean(dim=1))
-            scale = -self.lr / (state[rows].sqrt() + self.eps)
-            bag.weight.index_add_(0, rows, values * scale.unsqueeze(1))
 
 
 def make_batch(gen, args):

@@ -58,6 +58,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from rowwise_adagrad import RowwiseAdagrad
+
 
 def mlp(sizes):
     layers = []
@@ -111,32 +113,6 @@ class TwoTower(nn.Module):
         logits = logits.masked_fill(same, float("-inf"))
         target = torch.arange(len(items))
         return nn.functional.cross_entropy(logits, target)
-
-
-class RowwiseAdagrad:
-    """Row-wise Adagrad on the sparse gradients of embedding bags: for each touched row r,
-    state[r] += mean(g_r ** 2) and w_r -= lr * g_r / (sqrt(state[r]) + eps)."""
-
-    def __init__(self, bags, lr, eps):
-        self.bags = list(bags)
-        self.lr = lr
-        self.eps = eps
-        self.state = [torch.zeros(b.num_embeddings) for b in self.bags]
-
-    def zero_grad(self):
-        for b in self.bags:
-            b.weight.grad = None
-
-    @torch.no_grad()
-    def step(self):
-        for bag, state in zip(self.bags, self.state):
-            if bag.weight.grad is None:
-                continue
-            grad = bag.weight.grad.coalesce()
-            rows, values = grad.indices()[0], grad.values()
-            state.index_add_(0, rows, values.pow(2).mean(dim=1))
-            scale = -self.lr / (state[rows].sqrt() + self.eps)
-            bag.weight.index_add_(0, rows, values * scale.unsqueeze(1))
 
 
 def optimizers(model, args):

@@ -1,5 +1,5 @@
-//! What every timing driver reports beside its throughput: the median and fastest step, and
-//! the process's peak resident memory.
+//! What every timing driver measures: training steps timed one by one (median and fastest),
+//! and the process's peak resident memory.
 
 use anyhow::Context;
 
@@ -15,6 +15,38 @@ pub fn peak_rss() -> anyhow::Result<u64> {
         .trim()
         .parse::<u64>()?;
     Ok(kb * 1024)
+}
+
+/// What [`time_steps`] measured.
+pub struct StepTiming {
+    /// The median step, seconds.
+    pub median: f64,
+    /// The fastest step, seconds.
+    pub min: f64,
+    /// The loss of the last step.
+    pub loss: f32,
+}
+
+/// Runs `step` on `batches` (cycled) `warmup` times untimed, then `steps` times timed one by
+/// one (`steps` at least 1).
+pub fn time_steps<B>(
+    batches: &[B],
+    warmup: usize,
+    steps: usize,
+    mut step: impl FnMut(&B) -> anyhow::Result<f32>,
+) -> anyhow::Result<StepTiming> {
+    let mut loss = 0.0;
+    for b in batches.iter().cycle().take(warmup) {
+        loss = step(b)?;
+    }
+    let mut times = Vec::with_capacity(steps);
+    for b in batches.iter().cycle().take(steps) {
+        let start = std::time::Instant::now();
+        loss = step(b)?;
+        times.push(start.elapsed().as_secs_f64());
+    }
+    let (median, min) = median_min(times);
+    Ok(StepTiming { median, min, loss })
 }
 
 /// Median and minimum of `times` (seconds); `times` must not be empty.

@@ -14,7 +14,7 @@
 //! optimizer state, and the input batches.
 
 use anyhow::{Context, bail};
-use cascade_bench::timing::{median_min, peak_rss};
+use cascade_bench::timing::{peak_rss, time_steps};
 use cascade_core::{Batch, KeyedJagged};
 use cascade_data::{OpenOptions, ReaderConfig, ShuffleConfig, StreamingDataset};
 use cascade_embed::{Optimizer, Pooling, Storage};
@@ -198,22 +198,14 @@ fn in_memory(args: &Args, model: &mut RankingModel) -> anyhow::Result<Timing> {
         .map(|_| random_batch(args, &mut rng))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let bytes = batches.iter().map(batch_bytes).sum();
-    let mut loss = 0.0;
-    for b in batches.iter().cycle().take(args.warmup) {
-        loss = model.train_step(b)?;
-    }
-    let mut times = Vec::with_capacity(args.steps);
-    for b in batches.iter().cycle().take(args.steps) {
-        let start = Instant::now();
-        loss = model.train_step(b)?;
-        times.push(start.elapsed().as_secs_f64());
-    }
-    let (seconds, min_seconds) = median_min(times);
+    let t = time_steps(&batches, args.warmup, args.steps, |b| {
+        Ok(model.train_step(b)?)
+    })?;
     Ok(Timing {
-        seconds,
-        min_seconds,
+        seconds: t.median,
+        min_seconds: t.min,
         input_bytes: bytes,
-        loss,
+        loss: t.loss,
     })
 }
 

@@ -6,7 +6,7 @@
 //! The shape is the issue's: ML-1M-sized id tables (6 040 users, 3 706 items), 64-wide id
 //! embeddings, towers 64-64, batch 4096; row-wise Adagrad on the tables, Adam on the towers.
 
-use cascade_bench::timing::{median_min, peak_rss};
+use cascade_bench::timing::{peak_rss, time_steps};
 use cascade_core::{Batch, KeyedJagged};
 use cascade_embed::{Optimizer, Pooling, Storage};
 use cascade_model::{
@@ -15,7 +15,6 @@ use cascade_model::{
 use clap::{Parser, ValueEnum};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use std::time::Instant;
 
 /// Random batches cycled through while timing (the peer keeps as many).
 const BATCHES: usize = 8;
@@ -135,20 +134,12 @@ fn main() -> anyhow::Result<()> {
     let batches = (0..BATCHES)
         .map(|_| random_batch(&args, &mut rng))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let (seconds, min_seconds, loss) = pool.install(|| -> anyhow::Result<_> {
-        let mut loss = 0.0;
-        for b in batches.iter().cycle().take(args.warmup) {
-            loss = model.train_step(b)?;
-        }
-        let mut times = Vec::with_capacity(args.steps);
-        for b in batches.iter().cycle().take(args.steps) {
-            let start = Instant::now();
-            loss = model.train_step(b)?;
-            times.push(start.elapsed().as_secs_f64());
-        }
-        let (median, min) = median_min(times);
-        Ok((median, min, loss))
+    let t = pool.install(|| {
+        time_steps(&batches, args.warmup, args.steps, |b| {
+            Ok(model.train_step(b)?)
+        })
     })?;
+    let (seconds, min_seconds, loss) = (t.median, t.min, t.loss);
     cascade_bench::report(serde_json::json!({
         "tool": "cascade",
         "loss_kind": format!("{:?}", args.loss).to_lowercase(),
