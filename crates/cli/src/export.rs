@@ -21,7 +21,7 @@ pub struct ExportArgs {
 /// Runs `cascade export`.
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let out = args.out.unwrap_or_else(|| args.run_dir.join("embeddings"));
-    let mut recommender = Recommender::open(&args.run_dir, args.data.as_deref())?;
+    let recommender = Recommender::open(&args.run_dir, args.data.as_deref())?;
     let summary = recommender.export(&out)?;
     println!(
         "exported {} users and {} items ({}-wide, fingerprint {}) to {}",

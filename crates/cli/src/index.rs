@@ -1,7 +1,10 @@
 //! `cascade index build RUN_DIR [--out PATH] [HNSW settings]`: an approximate (HNSW) index over
 //! a two-tower run's item vectors, its recall against exact search reported when it is built.
+//! `cascade index export RUN_DIR --to postgres://...`: the same vectors as a pgvector table,
+//! HNSW-indexed by PostgreSQL, for `cascade serve --index postgres://...`.
 
-use cascade_retrieve::HnswParams;
+use cascade_pgvector::PgVectorStore;
+use cascade_retrieve::{HnswParams, ItemEmbeddings};
 use cascade_serve::Recommender;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -11,6 +14,24 @@ use std::path::PathBuf;
 pub enum IndexCommand {
     /// Build an HNSW index over a two-tower run's item vectors and report its recall.
     Build(BuildArgs),
+    /// Write a two-tower run's item vectors into PostgreSQL (pgvector, HNSW-indexed).
+    Export(ExportArgs),
+}
+
+/// Arguments of `cascade index export`.
+#[derive(Args)]
+pub struct ExportArgs {
+    /// The two-tower run folder.
+    pub run_dir: PathBuf,
+    /// Dataset folder; default: the run's data.path.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// The database: a `postgres://user:password@host:port/db` URL.
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// The table to (re)write; readers see the old or the new table, never a partial one.
+    #[arg(long, value_name = "NAME", default_value = "cascade_items")]
+    pub table: String,
 }
 
 /// Arguments of `cascade index build`.
@@ -42,6 +63,7 @@ pub struct BuildArgs {
 pub fn run(command: IndexCommand) -> anyhow::Result<()> {
     match command {
         IndexCommand::Build(args) => build(args),
+        IndexCommand::Export(args) => export(args),
     }
 }
 
@@ -54,7 +76,7 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
         expansion_add: args.expansion_add,
         expansion_search: args.expansion_search,
     };
-    let mut recommender = Recommender::open(&args.run_dir, args.data.as_deref())?;
+    let recommender = Recommender::open(&args.run_dir, args.data.as_deref())?;
     let report = recommender.build_hnsw(params, &out)?;
     if args.json {
         let mut json = serde_json::to_value(&report)?;
@@ -72,5 +94,26 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
             out.display()
         );
     }
+    Ok(())
+}
+
+fn export(args: ExportArgs) -> anyhow::Result<()> {
+    cascade_pgvector::validate_table_name(&args.table)?;
+    let recommender = Recommender::open(&args.run_dir, args.data.as_deref())?;
+    let items = recommender.item_table();
+    let embeddings = ItemEmbeddings::new(items.dim, items.values)?;
+    let mut store = PgVectorStore::connect(&args.to)?;
+    let started = std::time::Instant::now();
+    let summary = store.export(&args.table, &embeddings, &items.ids)?;
+    println!(
+        "exported {} item vectors ({} wide, {}) into table {} of {} in {:.1} s; fingerprint {}",
+        summary.items,
+        summary.dim,
+        summary.metric.name(),
+        summary.table,
+        store.server_name(),
+        started.elapsed().as_secs_f64(),
+        summary.fingerprint
+    );
     Ok(())
 }

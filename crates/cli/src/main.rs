@@ -10,6 +10,7 @@ mod predict;
 mod quickstart;
 mod recommend;
 mod runs;
+mod serve;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -44,6 +45,8 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Recommend items to a user from a two-tower run, optionally re-ranked by a ranking run.
     Recommend(recommend::RecommendArgs),
+    /// Serve the funnel over HTTP: recommend, similar items, health, Prometheus metrics.
+    Serve(serve::ServeArgs),
     /// List, show, compare and sync the runs in the local run store.
     #[command(subcommand)]
     Runs(runs::RunsCommand),
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export::run(args),
         Command::Index(command) => index::run(command),
         Command::Runs(command) => runs::run(command),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -71,7 +71,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         &["data.eval_split=\"test\""],
     )?;
     eprintln!("[4/4] retrieving and re-ranking");
-    let mut recommender = Recommender::open(&retrieval, Some(&data))?.with_ranker(&ranking)?;
+    let recommender = Recommender::open(&retrieval, Some(&data))?.with_ranker(&ranking)?;
     let users = first_users(&data, args.users)?;
     println!(
         "retrieval (two-tower, {} users, whole corpus, seen items excluded):",

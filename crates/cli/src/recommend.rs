@@ -3,6 +3,7 @@
 //! `--all-users --out FILE` writes every known user's as CSV or Parquet.
 
 use cascade_serve::{Recommendation, Recommender, ServeError};
+use cascade_service::IndexSource;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
@@ -41,9 +42,13 @@ pub struct RecommendArgs {
     /// Dataset folder; default: the run's data.path.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Search this HNSW index (from `cascade index build`) instead of the exact index.
-    #[arg(long, value_name = "PATH")]
-    pub index: Option<PathBuf>,
+    /// Search this index instead of the exact one: an HNSW file (from `cascade index build`)
+    /// or a `postgres://` URL (a pgvector table from `cascade index export`).
+    #[arg(long, value_name = "PATH|URL")]
+    pub index: Option<String>,
+    /// The pgvector table of a `postgres://` --index.
+    #[arg(long, value_name = "NAME", default_value = "cascade_items")]
+    pub index_table: String,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -65,7 +70,7 @@ pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
     }
     let mut recommender = Recommender::open(&args.run_dir, args.data.as_deref())?;
     if let Some(index) = &args.index {
-        recommender = recommender.with_hnsw(index)?;
+        recommender = IndexSource::parse(index, &args.index_table).attach(recommender)?;
     }
     if let Some(ranking) = &args.rank {
         recommender = recommender.with_ranker(ranking)?;

@@ -77,6 +77,17 @@ impl ExactIndex {
         Ok(self)
     }
 
+    /// The indexed vectors, row `i` for item `i` (normalised when the metric is cosine), so a
+    /// caller can search with an item's own vector ("similar items") or export them.
+    pub fn values(&self) -> &[f32] {
+        &self.items
+    }
+
+    /// The vector of item `index`, if it is indexed.
+    pub fn item(&self, index: usize) -> Option<&[f32]> {
+        self.items.get(index * self.dim..(index + 1) * self.dim)
+    }
+
     /// The similarity the index ranks by.
     pub fn metric(&self) -> Metric {
         self.metric

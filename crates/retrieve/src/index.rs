@@ -46,16 +46,20 @@ pub trait TopKIndex {
     }
 }
 
-/// A validated search request: the number of queries and the K actually used.
+/// A validated search request: the number of queries and the K actually used. Every
+/// [`TopKIndex`], in this crate or outside it, checks its arguments the same way.
 #[derive(Debug)]
-pub(crate) struct SearchPlan {
-    pub(crate) queries: usize,
-    pub(crate) k: usize,
-    pub(crate) clamped: Option<KClamped>,
+pub struct SearchPlan {
+    /// Queries in the batch.
+    pub queries: usize,
+    /// The K searched: the one asked for, at most the corpus size.
+    pub k: usize,
+    /// Set when K was reduced to the corpus size.
+    pub clamped: Option<KClamped>,
 }
 
 /// Checks the arguments of a search over `items` items of width `dim` and clamps K to the corpus.
-pub(crate) fn plan_search(
+pub fn plan_search(
     dim: usize,
     items: usize,
     queries: &[f32],

@@ -27,7 +27,7 @@ pub use exact::{ExactIndex, Tiling};
 pub use filter::Exclusions;
 pub use fingerprint::Fingerprint;
 pub use hnsw::{HnswIndex, HnswParams, LoadMode};
-pub use index::TopKIndex;
+pub use index::{SearchPlan, TopKIndex, plan_search};
 pub use metric::Metric;
 pub use recall::{RecallReport, recall_at_k, sample_rows};
 pub use topk::{Hit, KClamped, TopK};

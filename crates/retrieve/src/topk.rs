@@ -147,8 +147,9 @@ pub struct TopK {
 }
 
 impl TopK {
-    /// Assembles results from one best-first list per query.
-    pub(crate) fn from_rows(rows: Vec<Vec<Hit>>, clamped: Option<KClamped>) -> Self {
+    /// Assembles results from one best-first list per query; indexes kept outside this crate
+    /// (a vector database) answer in this form too.
+    pub fn from_rows(rows: Vec<Vec<Hit>>, clamped: Option<KClamped>) -> Self {
         let mut offsets = Vec::with_capacity(rows.len() + 1);
         offsets.push(0);
         let mut hits = Vec::with_capacity(rows.iter().map(Vec::len).sum());

@@ -23,6 +23,9 @@ pub enum ServeError {
     /// The user is not in the data the model was trained on.
     #[error("unknown user {0:?}: not in the dataset's user vocabulary")]
     UnknownUser(String),
+    /// The item is not in the corpus the model indexed.
+    #[error("unknown item {0:?}: not in the indexed corpus")]
+    UnknownItem(String),
     /// The runs, data and request do not fit together; the message says how.
     #[error("{0}")]
     Invalid(String),

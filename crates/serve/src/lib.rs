@@ -3,7 +3,9 @@
 //! and a ranking model trained on the same data re-scores those candidates.
 //!
 //! - [`Recommender`] opens a retrieval run (its latest model, the data's users and items, the
-//!   raw ids and titles) and answers [`Recommender::recommend`] for one user.
+//!   raw ids and titles) and answers [`Recommender::recommend`] for one user, or a [`Query`]
+//!   with exclusions and a cold-start fallback through [`Recommender::answer_user`], from many
+//!   threads at once.
 //! - [`Ranker`] opens a ranking run and scores (user, item) pairs with the same features.
 //! - [`export`] writes every user's and item's vector with its raw id (Parquet and MDS).
 //! - [`Vocabulary`] maps the dataset's raw ids to the indices models use, and back.
@@ -15,6 +17,8 @@ mod ranker;
 mod vocab;
 
 pub use error::{Result, ServeError};
-pub use funnel::{HnswReport, Recommendation, Recommender};
+pub use funnel::{
+    Answer, HnswReport, ModelVersion, Query, Recommendation, Recommender, SharedIndex,
+};
 pub use ranker::Ranker;
 pub use vocab::{Titles, Vocabulary};

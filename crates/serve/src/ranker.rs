@@ -3,12 +3,17 @@
 //! those named `user*` describe the user, the others the item (the convention of Cascade's
 //! MovieLens converters and synthetic data), and each candidate's row is assembled from the
 //! user's and the item's features as the data recorded them.
+//!
+//! A model's forward pass keeps its activations, so it needs `&mut`: concurrent callers each
+//! take a replica from a pool (cloned on demand, so there are never more replicas than callers
+//! at once) and put it back afterwards.
 
 use crate::error::{Result, ServeError};
 use cascade_core::{Batch, KeyedJagged};
 use cascade_model::RankingModel;
 use cascade_train::{Catalog, TrainModel, load_run};
 use std::path::Path;
+use std::sync::Mutex;
 
 /// Which entity a ranking feature describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +25,12 @@ enum Side {
 /// A ranking model with the users' and items' features it scores with.
 #[derive(Debug)]
 pub struct Ranker {
+    /// The model as loaded; replicas are cloned from it.
     model: RankingModel,
+    /// Replicas not in use.
+    idle: Mutex<Vec<RankingModel>>,
+    /// Training steps of the checkpoint.
+    step: u64,
     catalog: Catalog,
     /// The model's sparse features in its order, with the side and position of each in the
     /// catalog's user or item features.
@@ -95,14 +105,21 @@ impl Ranker {
             items,
         )?;
         Ok(Self {
+            idle: Mutex::new(Vec::new()),
             model: *model,
+            step: loaded.step,
             catalog,
             features,
         })
     }
 
+    /// Training steps of the checkpoint that scores.
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
     /// The model's click probability of `user` for each of `items` (indices).
-    pub fn score(&mut self, user: u64, items: &[u64]) -> Result<Vec<f32>> {
+    pub fn score(&self, user: u64, items: &[u64]) -> Result<Vec<f32>> {
         let n = items.len();
         let (mut ids, mut offsets) = (Vec::new(), vec![0]);
         for (_, side, at) in &self.features {
@@ -123,8 +140,25 @@ impl Ranker {
             sparse,
             ..Batch::default()
         };
-        let logits = self.model.forward(&batch)?;
-        Ok(logits.iter().map(|&z| 1.0 / (1.0 + (-z).exp())).collect())
+        let mut model = self.take_replica();
+        let probabilities = model
+            .forward(&batch)
+            .map(|logits| logits.iter().map(|&z| 1.0 / (1.0 + (-z).exp())).collect());
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(model);
+        Ok(probabilities?)
+    }
+
+    /// An idle replica, or a new clone when every one is busy.
+    fn take_replica(&self) -> RankingModel {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        idle.unwrap_or_else(|| self.model.clone())
     }
 }
 
