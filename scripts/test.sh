@@ -10,6 +10,12 @@ if [ ! -d ../shared/data ]; then
 fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --profile ci -- -D warnings
+# One MLflow server for every tracking test (each test logs into its own run; a test that stops
+# a server starts its own): starting one per test costs a database migration each time.
+mlflow_store=$(mktemp -d)
+trap 'scripts/mlflow-server.sh stop "$mlflow_store"; rm -rf "$mlflow_store"' EXIT
+MLFLOW_TEST_URI=$(scripts/mlflow-server.sh start "$mlflow_store")
+export MLFLOW_TEST_URI
 cargo test --workspace --profile ci
 scripts/interop_mosaic.sh
 # The HTML report of a training run, rendered by headless Chromium and checked not blank.
