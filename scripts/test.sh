@@ -18,5 +18,9 @@ MLFLOW_TEST_URI=$(scripts/mlflow-server.sh start "$mlflow_store")
 export MLFLOW_TEST_URI
 cargo test --workspace --profile ci
 scripts/interop_mosaic.sh
+# The MPI process group against a real Open MPI (installed by the script): 1, 2 and 4 ranks.
+scripts/mpi-setup.sh >/dev/null
+cargo clippy -p cascade-dist --features mpi --all-targets --profile ci -- -D warnings
+scripts/test-mpi.sh
 # The HTML report of a training run, rendered by headless Chromium and checked not blank.
 scripts/report-screenshot.sh

@@ -6,6 +6,7 @@ mod data;
 mod eval;
 mod export;
 mod index;
+mod plan;
 mod predict;
 mod quickstart;
 mod recommend;
@@ -41,6 +42,8 @@ enum Command {
     /// Build approximate top-K indexes over a two-tower run's item vectors.
     #[command(subcommand)]
     Index(index::IndexCommand),
+    /// Plan how a configuration's embedding tables shard over N ranks, and the memory per rank.
+    Plan(plan::PlanArgs),
     /// Write a run's click probabilities for a dataset split to a CSV file.
     Predict(predict::PredictArgs),
     /// Recommend items to a user from a two-tower run, optionally re-ranked by a ranking run.
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Export(args) => export::run(args),
         Command::Index(command) => index::run(command),
         Command::Runs(command) => runs::run(command),

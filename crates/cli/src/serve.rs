@@ -1,8 +1,10 @@
 //! `cascade serve --retrieval RUN [--ranking RUN] [--index PATH|URL] [--bind 127.0.0.1:8080]`: the
-//! funnel as an HTTP service (see the `cascade-service` crate for the routes).
+//! funnel as an HTTP service (see the `cascade-service` crate for the routes). A run is a run
+//! folder or a registered MLflow model, `models:/NAME@ALIAS`, resolved on `--tracking-uri` (or
+//! `MLFLOW_TRACKING_URI`) at start and at every reload.
 
 use cascade_service::api::Limits;
-use cascade_service::{IndexSource, ModelSource, ServiceConfig};
+use cascade_service::{IndexSource, ModelSource, RegistrySettings, RunSource, ServiceConfig};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,12 +13,22 @@ use std::time::Duration;
 /// Arguments of `cascade serve`.
 #[derive(Args)]
 pub struct ServeArgs {
-    /// The two-tower run that retrieves candidates.
-    #[arg(long, value_name = "RUN")]
-    pub retrieval: PathBuf,
-    /// A ranking run (DLRM, DCN, DeepFM) on the same data that re-ranks the candidates.
-    #[arg(long, value_name = "RUN")]
-    pub ranking: Option<PathBuf>,
+    /// The two-tower run that retrieves candidates: a run folder, or a registered MLflow model
+    /// `models:/NAME@ALIAS` (or `models:/NAME/VERSION`).
+    #[arg(long, value_name = "RUN|URI", value_parser = parse_run)]
+    pub retrieval: RunSource,
+    /// A ranking run (DLRM, DCN, DeepFM) on the same data that re-ranks the candidates: a run
+    /// folder or a `models:/NAME@ALIAS` URI.
+    #[arg(long, value_name = "RUN|URI", value_parser = parse_run)]
+    pub ranking: Option<RunSource>,
+    /// The MLflow server that resolves `models:/` URIs (default: MLFLOW_TRACKING_URI);
+    /// credentials come from MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD.
+    #[arg(long, value_name = "URL")]
+    pub tracking_uri: Option<String>,
+    /// Where registered models are downloaded, one folder per MLflow run
+    /// [default: ~/.cache/cascade/mlflow].
+    #[arg(long, value_name = "DIR")]
+    pub model_cache: Option<PathBuf>,
     /// Dataset folder; default: the retrieval run's data.path.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
@@ -56,6 +68,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         index: args
             .index
             .map(|text| IndexSource::parse(&text, &args.index_table)),
+        registry: RegistrySettings {
+            tracking_uri: cascade_track::resolve_tracking_uri(args.tracking_uri.as_deref()),
+            cache_dir: args
+                .model_cache
+                .unwrap_or_else(cascade_track::default_model_cache),
+        },
     };
     let config = ServiceConfig {
         bind: args.bind,
@@ -69,4 +87,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     cascade_service::run(source, config)?;
     Ok(())
+}
+
+/// A `--retrieval`/`--ranking` value: a `models:/` URI or a run folder.
+fn parse_run(text: &str) -> Result<RunSource, String> {
+    RunSource::parse(text).map_err(|e| e.to_string())
 }

@@ -106,6 +106,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             version.name, version.version
         );
     }
+    // A retrieval run tracked in MLflow also carries its exported embeddings there.
+    if tracking.mlflow_run_id.is_some()
+        && tracking.unsent == 0
+        && trained.summary["model"] == "two_tower"
+    {
+        crate::export::export_and_upload(&run_dir, None, &run_dir.join("embeddings"))?;
+    }
     if tracking.unsent > 0 && options.tracker.tracking_uri.is_some() {
         eprintln!(
             "warning: {} tracking operations did not reach the MLflow server; send them with `cascade runs sync {}`",

@@ -36,9 +36,8 @@ struct Conn {
 /// least that many (and at least the minimum, [`DEFAULT_MIN_EF_SEARCH`] unless changed), then
 /// drops excluded items on the client. When K plus the exclusions exceed [`MAX_EF_SEARCH`], the
 /// query disables index scans for itself and PostgreSQL ranks every row exactly (a full scan,
-/// slower on large tables). Counting a query's excluded items asks [`Exclusions::excludes`] about
-/// every item, a client-side cost linear in the item count (well under a millisecond per query
-/// for 100k items) paid only when exclusions are given.
+/// slower on large tables). The count of a query's exclusions is
+/// [`Exclusions::excluded_at_most`], an upper bound: at worst a few rows more are fetched.
 ///
 /// The dimension, item count and fingerprint are read from the metadata table at
 /// [`open`](Self::open); a search that finds the table re-exported since then fails, so a model
@@ -219,11 +218,7 @@ impl PgVectorIndex {
         let mut settings = Settings::default();
         let mut rows = Vec::with_capacity(queries.len() / self.dim);
         for (query, vector) in queries.chunks_exact(self.dim).enumerate() {
-            let excluded = exclusions.map_or(0, |ex| {
-                (0..self.len as u32)
-                    .filter(|&item| ex.excludes(query, item))
-                    .count()
-            });
+            let excluded = exclusions.map_or(0, |ex| ex.excluded_at_most(query));
             // Every row an exclusion removes must be made up for, up to the whole table.
             let fetch = (k + excluded).min(self.len);
             let exact = fetch > MAX_EF_SEARCH;

@@ -76,6 +76,17 @@ impl Exclusions {
         self.seen_offsets.len().checked_sub(1)
     }
 
+    /// At most how many items query `query` excludes (the global list plus its seen list; an
+    /// item on both counts twice): what an index that filters after fetching must fetch extra.
+    pub fn excluded_at_most(&self, query: usize) -> usize {
+        let global: usize = self.global.iter().map(|w| w.count_ones() as usize).sum();
+        let seen = match self.seen_offsets.get(query..query + 2) {
+            Some(&[start, end]) => end - start,
+            _ => 0,
+        };
+        global + seen
+    }
+
     /// Whether `item` must not be returned to query `query`.
     #[inline]
     pub fn excludes(&self, query: usize, item: u32) -> bool {
@@ -138,6 +149,8 @@ mod tests {
         assert!(ex.excludes(0, 7) && ex.excludes(0, 50) && !ex.excludes(1, 7));
         assert!(ex.excludes(2, 8) && !ex.excludes(2, 7) && !ex.excludes(0, 8));
         assert_eq!(ex.seen_queries(), Some(3));
+        let counts: Vec<usize> = (0..4).map(|q| ex.excluded_at_most(q)).collect();
+        assert_eq!(counts, vec![5, 3, 4, 3]);
         assert!(ex.check_fits(3, 100).is_ok());
         assert!(ex.check_fits(4, 100).is_err());
         assert!(ex.check_fits(3, 101).is_err());

@@ -93,6 +93,23 @@ pub struct ModelVersion {
     pub ranking_run: Option<String>,
     /// Training steps of the ranking checkpoint.
     pub ranking_step: Option<u64>,
+    /// The registered model the retrieval run was resolved from, when it came from one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retrieval_model: Option<RegisteredModel>,
+    /// The registered model the ranking run was resolved from, when it came from one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ranking_model: Option<RegisteredModel>,
+}
+
+/// A registered model version a run was resolved from (e.g. an MLflow `models:/NAME@ALIAS`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegisteredModel {
+    /// The model URI asked for, e.g. `models:/tt@live`.
+    pub uri: String,
+    /// The version it resolved to.
+    pub version: String,
+    /// The run that produced that version.
+    pub run_id: String,
 }
 
 /// An index searched instead of the exact one (HNSW file, vector database).
@@ -193,6 +210,8 @@ impl Recommender {
                 retrieval_step: loaded.step,
                 ranking_run: None,
                 ranking_step: None,
+                retrieval_model: None,
+                ranking_model: None,
             },
         })
     }
@@ -205,6 +224,18 @@ impl Recommender {
         self.version.ranking_step = Some(ranker.step());
         self.ranker = Some(ranker);
         Ok(self)
+    }
+
+    /// Names the registered models the retrieval and ranking runs were resolved from, for
+    /// [`Recommender::version`].
+    pub fn with_registered_models(
+        mut self,
+        retrieval: Option<RegisteredModel>,
+        ranking: Option<RegisteredModel>,
+    ) -> Self {
+        self.version.retrieval_model = retrieval;
+        self.version.ranking_model = ranking;
+        self
     }
 
     /// Items in the corpus.

@@ -18,7 +18,8 @@ mod vocab;
 
 pub use error::{Result, ServeError};
 pub use funnel::{
-    Answer, HnswReport, ModelVersion, Query, Recommendation, Recommender, SharedIndex,
+    Answer, HnswReport, ModelVersion, Query, Recommendation, Recommender, RegisteredModel,
+    SharedIndex,
 };
 pub use ranker::Ranker;
 pub use vocab::{Titles, Vocabulary};

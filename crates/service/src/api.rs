@@ -160,14 +160,15 @@ pub struct SimilarResponse {
 }
 
 /// The body of `POST /v1/admin/reload`: runs to switch to; absent fields keep the current
-/// ones, and an empty body reloads the same runs (their latest checkpoints).
+/// ones, and an empty body reloads the same runs (their latest checkpoints, or the versions
+/// their MLflow aliases point at now).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReloadRequest {
-    /// A new retrieval run folder.
-    pub retrieval: Option<std::path::PathBuf>,
-    /// A new ranking run folder.
-    pub ranking: Option<std::path::PathBuf>,
+    /// A new retrieval run: a run folder or a `models:/NAME@ALIAS` URI.
+    pub retrieval: Option<crate::source::RunSource>,
+    /// A new ranking run: a run folder or a `models:/NAME@ALIAS` URI.
+    pub ranking: Option<crate::source::RunSource>,
 }
 
 #[cfg(test)]
@@ -217,5 +218,22 @@ mod tests {
         assert!(refused(r#"{"user_id": ""}"#).contains("empty"));
         assert!(refused(r#"{"user_id": "1", "exclude_items": "5"}"#).contains("invalid type"));
         assert!(refused(r#"["1", 2]"#).contains("expected a JSON object"));
+    }
+
+    #[test]
+    fn a_reload_names_run_folders_or_registered_models() {
+        use crate::source::RunSource;
+        let request: ReloadRequest =
+            serde_json::from_str(r#"{"retrieval": "models:/tt@live", "ranking": "runs/rank"}"#)
+                .unwrap();
+        assert_eq!(
+            request.retrieval,
+            Some(RunSource::Registry("models:/tt@live".parse().unwrap()))
+        );
+        assert_eq!(request.ranking, Some(RunSource::Local("runs/rank".into())));
+        let error = serde_json::from_str::<ReloadRequest>(r#"{"retrieval": "models:/tt"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("models:/NAME@ALIAS"), "{error}");
     }
 }

@@ -78,6 +78,21 @@ pub enum ServiceError {
     /// The models could not be loaded.
     #[error(transparent)]
     Load(#[from] ServeError),
+    /// A registered model could not be resolved or downloaded from the MLflow server.
+    #[error(transparent)]
+    Registry(#[from] cascade_track::TrackError),
+    /// A run downloaded for a registered model could not be opened.
+    #[error("{uri} (version {version}, downloaded to {dir}): {error}")]
+    RegisteredRun {
+        /// The model URI.
+        uri: String,
+        /// The version it resolved to.
+        version: String,
+        /// The local run folder.
+        dir: std::path::PathBuf,
+        /// Why it could not be opened (part of the message, so not repeated as a source).
+        error: Box<ServeError>,
+    },
     /// The vector database could not be opened.
     #[error(transparent)]
     VectorStore(#[from] cascade_pgvector::PgVectorError),

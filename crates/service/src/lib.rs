@@ -3,7 +3,8 @@
 //! `GET /v1/similar-items/{item_id}`, report `GET /healthz` and `GET /metrics` (Prometheus), and
 //! are replaced by a newer version without failing a request in flight.
 //!
-//! - [`ModelSource`] names what is loaded (runs, dataset, index) and loads it.
+//! - [`ModelSource`] names what is loaded (runs, dataset, index) and loads it; a run is a
+//!   local folder or a registered MLflow model ([`RunSource`]), resolved again at every load.
 //! - [`api`] holds the request and response bodies and the rules a request must follow.
 //! - [`Gate`] bounds the work in flight: a request past the bound is turned away at once with
 //!   `503` and `Retry-After` rather than queued, and one slower than the per-request timeout is
@@ -29,5 +30,5 @@ pub use gate::Gate;
 pub use metrics::Metrics;
 pub use routes::router;
 pub use server::{ServiceConfig, run};
-pub use source::{IndexSource, ModelSource};
+pub use source::{IndexSource, ModelSource, RegistrySettings, RunSource};
 pub use state::{AppState, Loaded};

@@ -36,6 +36,15 @@ struct ModelLabels {
     retrieval_step: String,
     ranking_run: String,
     ranking_step: String,
+    retrieval_model: String,
+    ranking_model: String,
+}
+
+/// A registered model as a label value: `models:/NAME@ALIAS version N`, or empty.
+fn model_label(model: Option<&cascade_serve::RegisteredModel>) -> String {
+    model.map_or(String::new(), |m| {
+        format!("{} version {}", m.uri, m.version)
+    })
 }
 
 type Histograms = Family<RouteLabels, Histogram, fn() -> Histogram>;
@@ -152,6 +161,8 @@ impl Metrics {
             ranking_step: version
                 .ranking_step
                 .map_or(String::new(), |s| s.to_string()),
+            retrieval_model: model_label(version.retrieval_model.as_ref()),
+            ranking_model: model_label(version.ranking_model.as_ref()),
         };
         let mut current = self
             .model_labels
@@ -187,6 +198,12 @@ mod tests {
             retrieval_step: step,
             ranking_run: None,
             ranking_step: None,
+            retrieval_model: (step == 20).then(|| cascade_serve::RegisteredModel {
+                uri: "models:/tt@live".into(),
+                version: "2".into(),
+                run_id: "abc".into(),
+            }),
+            ranking_model: None,
         };
         metrics.set_model(1, &version(10));
         metrics.started();
@@ -205,6 +222,10 @@ mod tests {
         assert!(text.contains("cascade_http_requests_in_flight 0"), "{text}");
         assert!(text.contains("cascade_model_version 2"), "{text}");
         assert!(text.contains(r#"retrieval_step="20""#), "{text}");
+        assert!(
+            text.contains(r#"retrieval_model="models:/tt@live version 2""#),
+            "{text}"
+        );
         assert!(
             !text.contains(r#"retrieval_step="10""#),
             "the old version is gone: {text}"

@@ -55,6 +55,16 @@ pub enum TrackError {
         /// The value this run tried to log.
         new: String,
     },
+    /// A registered model could not be resolved or downloaded.
+    #[error("cannot load {model} from the MLflow server at {server}: {cause}")]
+    Registry {
+        /// The model URI, e.g. `models:/NAME@ALIAS`.
+        model: String,
+        /// The tracking URI.
+        server: String,
+        /// What went wrong (part of the message, so not repeated as a source).
+        cause: Box<TrackError>,
+    },
     /// The caller asked for something that cannot be done with what it gave.
     #[error("{0}")]
     Invalid(String),
@@ -82,6 +92,7 @@ impl TrackError {
         match self {
             TrackError::Unreachable { .. } => true,
             TrackError::Api { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+            TrackError::Registry { cause, .. } => cause.is_transient(),
             _ => false,
         }
     }

@@ -9,7 +9,9 @@
 //! run folders back.
 //!
 //! The training loop uses [`Tracker`]; the CLI uses [`list_runs`], [`resolve_run`],
-//! [`show_run`], [`compare_runs`], the `render_*` functions, [`sync`] and [`write_report`].
+//! [`show_run`], [`compare_runs`], the `render_*` functions, [`sync`] and [`write_report`];
+//! `cascade serve` resolves registered models (`models:/NAME@ALIAS`) with
+//! [`fetch_registered_run`].
 
 #![warn(missing_docs)]
 
@@ -22,6 +24,7 @@ mod metrics_log;
 pub mod mlflow;
 mod notice;
 mod queue;
+mod registry;
 mod remote;
 mod render;
 mod replay;
@@ -40,6 +43,9 @@ pub use listing::{
 };
 pub use metrics_log::{MetricRecord, read_metrics};
 pub use notice::{Notifier, stderr_notifier};
+pub use registry::{
+    MODEL_URI_SCHEME, ModelRef, ModelUri, RegisteredRun, default_model_cache, fetch_registered_run,
+};
 pub use remote::MlflowLink;
 pub use render::{render_compare, render_run_details, render_runs_table};
 pub use report::{
@@ -47,5 +53,5 @@ pub use report::{
 };
 pub use run_folder::{RunFolder, RunIdentity};
 pub use summary::{FinalMetric, RunStatus, RunSummary};
-pub use sync::{SyncReport, sync};
+pub use sync::{SyncReport, sync, upload_artifact};
 pub use tracker::{FinishReport, TRACKING_URI_ENV, Tracker, TrackerOptions, resolve_tracking_uri};

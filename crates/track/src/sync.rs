@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::mlflow::{Auth, MlflowClient, ModelVersion};
-use crate::queue::QueueReader;
+use crate::queue::{QueueOp, QueueReader, QueueWriter};
+use crate::remote::MlflowLink;
 use crate::remote::{ensure_run, reconcile_params};
 use crate::replay::{Sent, send_batch};
 use crate::run_folder::{RunFolder, files};
@@ -70,4 +71,30 @@ pub fn sync(run_dir: &Path, tracking_uri: &str, auth: Auth) -> Result<SyncReport
         }
     }
     Ok(report)
+}
+
+/// Uploads `local` (a file or folder, inside the run folder or anywhere) as the artifact
+/// `artifact_path` of the run in `run_dir` once training is over — exported embeddings, for
+/// one. The upload is queued in the run folder first and then sent with [`sync`], so a server
+/// that cannot be reached loses nothing: `cascade runs sync` sends it later (the error says
+/// so). `Ok(None)` when the run is not linked to an MLflow run.
+pub fn upload_artifact(
+    run_dir: &Path,
+    local: &Path,
+    artifact_path: &str,
+    auth: Auth,
+) -> Result<Option<SyncReport>> {
+    let folder = RunFolder::open(run_dir)?;
+    let Some(link) = MlflowLink::read(&folder)? else {
+        return Ok(None);
+    };
+    let local = match local.strip_prefix(folder.path()) {
+        Ok(inside) => inside.to_path_buf(),
+        Err(_) => local.to_path_buf(),
+    };
+    QueueWriter::open(&folder.file(files::QUEUE))?.push(&QueueOp::Artifact {
+        local,
+        path: artifact_path.to_string(),
+    })?;
+    sync(run_dir, &link.tracking_uri, auth).map(Some)
 }

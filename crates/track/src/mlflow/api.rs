@@ -204,9 +204,17 @@ impl MlflowClient {
         Ok(())
     }
 
-    /// Logs metric values in as many `runs/log-batch` calls as the per-call limit needs.
+    /// Logs metric values in as many `runs/log-batch` calls as the per-call limit needs, under
+    /// names MLflow accepts (see [`mlflow_metric_key`]).
     pub fn log_metrics(&self, run_id: &str, metrics: &[MlflowMetric]) -> Result<()> {
         for chunk in metrics.chunks(MAX_BATCH_METRICS) {
+            let chunk: Vec<MlflowMetric> = chunk
+                .iter()
+                .map(|m| MlflowMetric {
+                    key: mlflow_metric_key(&m.key),
+                    ..m.clone()
+                })
+                .collect();
             self.post::<_, serde_json::Value>(
                 "runs/log-batch",
                 &json!({"run_id": run_id, "metrics": chunk}),
@@ -273,10 +281,71 @@ impl MlflowClient {
             .model_version)
     }
 
+    /// The version of registered model `name` that `alias` points at
+    /// (`registered-models/alias`). An unknown model or alias is MLflow's
+    /// `RESOURCE_DOES_NOT_EXIST`.
+    pub fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
+        #[derive(Deserialize)]
+        struct Got {
+            model_version: ModelVersion,
+        }
+        Ok(self
+            .get::<Got>(
+                "registered-models/alias",
+                &[("name", name), ("alias", alias)],
+            )?
+            .model_version)
+    }
+
+    /// Version `version` of registered model `name` (`model-versions/get`).
+    pub fn get_model_version(&self, name: &str, version: &str) -> Result<ModelVersion> {
+        #[derive(Deserialize)]
+        struct Got {
+            model_version: ModelVersion,
+        }
+        Ok(self
+            .get::<Got>(
+                "model-versions/get",
+                &[("name", name), ("version", version)],
+            )?
+            .model_version)
+    }
+
     /// Points an alias of a registered model at a version.
     pub fn set_model_alias(&self, name: &str, alias: &str, version: &str) -> Result<()> {
         let body = json!({"name": name, "alias": alias, "version": version});
         self.post::<_, serde_json::Value>("registered-models/alias", &body)?;
         Ok(())
+    }
+}
+
+/// The name MLflow stores the metric `name` under. MLflow accepts only letters, digits,
+/// underscores, dashes, periods, spaces and slashes in names, and refuses a whole batch
+/// otherwise; Cascade's retrieval metrics are named like the papers' (`eval/recall@10`), so
+/// `@` becomes `_at_` (`eval/recall_at_10`) and any other refused character `_`.
+pub fn mlflow_metric_key(name: &str) -> String {
+    let mut key = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        match c {
+            '@' => key.push_str("_at_"),
+            c if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ' ' | '/') => {
+                key.push(c)
+            }
+            _ => key.push('_'),
+        }
+    }
+    key
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::mlflow_metric_key;
+
+    #[test]
+    fn metric_names_become_names_mlflow_accepts() {
+        assert_eq!(mlflow_metric_key("eval/recall@10"), "eval/recall_at_10");
+        assert_eq!(mlflow_metric_key("train/loss"), "train/loss");
+        assert_eq!(mlflow_metric_key("a b-c.d_e"), "a b-c.d_e");
+        assert_eq!(mlflow_metric_key("p(click)"), "p_click_");
     }
 }

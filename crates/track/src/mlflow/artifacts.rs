@@ -1,6 +1,8 @@
-//! Artifact upload through the tracking server's artifact proxy. A run whose artifact URI is
-//! `mlflow-artifacts:/<path>` keeps its files under the server's artifact destination; each
-//! file is PUT to `<tracking URI>/api/2.0/mlflow-artifacts/artifacts/<path>/<artifact path>`.
+//! Artifact upload and download through the tracking server's artifact proxy. A run whose
+//! artifact URI is `mlflow-artifacts:/<path>` keeps its files under the server's artifact
+//! destination; each file is PUT to (or fetched with GET from)
+//! `<tracking URI>/api/2.0/mlflow-artifacts/artifacts/<path>/<artifact path>`, and a folder is
+//! listed with `GET <tracking URI>/api/2.0/mlflow-artifacts/artifacts?path=<path>/<folder>`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -8,14 +10,58 @@ use std::time::Duration;
 
 use reqwest::Method;
 use reqwest::blocking::Body;
+use serde::Deserialize;
 
 use super::client::{MlflowClient, api_error};
 use crate::error::{Result, TrackError};
 
 /// How long one file upload may take (checkpoints can be large).
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(1800);
+/// How long one file download may take.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(1800);
 /// The proxy's path under the tracking URI.
 const PROXY_PREFIX: &str = "api/2.0/mlflow-artifacts/artifacts/";
+/// The proxy's listing endpoint under the tracking URI.
+const PROXY_LIST: &str = "api/2.0/mlflow-artifacts/artifacts";
+
+/// One entry of an artifact folder, as the artifact proxy lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactEntry {
+    /// Its path relative to the run's artifact root, with `/` separators (e.g.
+    /// `checkpoint/model/model.json`).
+    pub path: String,
+    /// Whether it is a folder.
+    pub is_dir: bool,
+    /// Its size in bytes (files only).
+    pub size: Option<u64>,
+}
+
+/// The proxy's listing answer: entries named by their base name.
+#[derive(Deserialize)]
+struct Listing {
+    #[serde(default)]
+    files: Vec<ListedFile>,
+}
+
+#[derive(Deserialize)]
+struct ListedFile {
+    path: String,
+    #[serde(default)]
+    is_dir: bool,
+    /// An int64, which protobuf's JSON may write as a string.
+    #[serde(default)]
+    file_size: Option<serde_json::Value>,
+}
+
+impl ListedFile {
+    fn size(&self) -> Option<u64> {
+        match &self.file_size {
+            Some(serde_json::Value::Number(n)) => n.as_u64(),
+            Some(serde_json::Value::String(s)) => s.parse().ok(),
+            _ => None,
+        }
+    }
+}
 
 /// The path of a run's artifact root on the proxy, from its artifact URI.
 fn proxy_root(artifact_uri: &str) -> Result<&str> {
@@ -112,6 +158,104 @@ impl MlflowClient {
             self.upload_artifact_file(artifact_uri, &local.join(relative), &path)?;
         }
         Ok(files.len())
+    }
+}
+
+impl MlflowClient {
+    /// Lists the artifact folder `artifact_path` of the run whose artifacts are at
+    /// `artifact_uri` (`""` for the root); a folder that does not exist lists empty.
+    pub fn list_artifacts(
+        &self,
+        artifact_uri: &str,
+        artifact_path: &str,
+    ) -> Result<Vec<ArtifactEntry>> {
+        let root = proxy_root(artifact_uri)?;
+        let inner = segments(artifact_path)?;
+        let mut full: Vec<&str> = root.split('/').filter(|s| !s.is_empty()).collect();
+        full.extend(inner.iter().copied());
+        let url = self.url(PROXY_LIST)?;
+        let listing: Listing = self.call(
+            "mlflow-artifacts/artifacts",
+            self.request(Method::GET, url)
+                .query(&[("path", full.join("/"))]),
+        )?;
+        let mut entries: Vec<ArtifactEntry> = listing
+            .files
+            .iter()
+            .map(|f| {
+                let name = f.path.rsplit('/').next().unwrap_or(&f.path);
+                let mut path = inner.join("/");
+                if !path.is_empty() {
+                    path.push('/');
+                }
+                path.push_str(name);
+                ArtifactEntry {
+                    path,
+                    is_dir: f.is_dir,
+                    size: f.size(),
+                }
+            })
+            .collect();
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(entries)
+    }
+
+    /// Every file under the artifact folder `artifact_path` (recursively), sorted by path;
+    /// the paths stay relative to the run's artifact root.
+    pub fn list_artifact_files(
+        &self,
+        artifact_uri: &str,
+        artifact_path: &str,
+    ) -> Result<Vec<ArtifactEntry>> {
+        let mut out = Vec::new();
+        let mut pending = vec![artifact_path.to_string()];
+        while let Some(folder) = pending.pop() {
+            for entry in self.list_artifacts(artifact_uri, &folder)? {
+                if entry.is_dir {
+                    pending.push(entry.path);
+                } else {
+                    out.push(entry);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    /// Downloads the artifact file `artifact_path` into the local file `dest` (created or
+    /// replaced; its folder must exist). Returns the bytes written.
+    pub fn download_artifact_file(
+        &self,
+        artifact_uri: &str,
+        artifact_path: &str,
+        dest: &Path,
+    ) -> Result<u64> {
+        let root = proxy_root(artifact_uri)?;
+        let mut parts: Vec<&str> = root.split('/').filter(|s| !s.is_empty()).collect();
+        parts.extend(segments(artifact_path)?);
+        let url = self.url_with_segments(PROXY_PREFIX, parts)?;
+        let request = self.request(Method::GET, url).timeout(DOWNLOAD_TIMEOUT);
+        let mut response = self.send(request)?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.bytes().unwrap_or_default();
+            return Err(api_error(
+                "mlflow-artifacts/artifacts",
+                status.as_u16(),
+                &body,
+            ));
+        }
+        let mut file = fs::File::create(dest)
+            .map_err(TrackError::io(format!("creating {}", dest.display())))?;
+        let written = response
+            .copy_to(&mut file)
+            .map_err(|e| TrackError::Unreachable {
+                uri: self.uri().to_string(),
+                message: format!("downloading artifact `{artifact_path}`: {e}"),
+            })?;
+        file.sync_all()
+            .map_err(TrackError::io(format!("writing {}", dest.display())))?;
+        Ok(written)
     }
 }
 

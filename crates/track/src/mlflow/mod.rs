@@ -1,6 +1,6 @@
 //! A small typed client for MLflow's tracking server over its REST API: the transport with
 //! MLflow's authentication and error format, the endpoints Cascade uses, and artifact upload
-//! through the server's artifact proxy.
+//! and download through the server's artifact proxy.
 
 mod api;
 mod artifacts;
@@ -8,6 +8,7 @@ mod client;
 
 pub use api::{
     Experiment, MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, MlflowMetric, ModelVersion,
-    RunInfo, RunRecord,
+    RunInfo, RunRecord, mlflow_metric_key,
 };
+pub use artifacts::ArtifactEntry;
 pub use client::{Auth, MlflowClient};
