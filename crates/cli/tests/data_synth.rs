@@ -79,7 +79,8 @@ fn dlrm_kind_writes_criteo_shaped_splits_with_a_ceiling() {
     // The same seed writes the same shards; a folder in the way needs --force.
     let again = dir.path().join("again");
     ok(&small_dlrm(&again, &[]));
-    let shard = "train/shard.00000.mds.zstd";
+    // Uncompressed shards by default, as Mosaic's MDSWriter writes them.
+    let shard = "train/shard.00000.mds";
     assert_eq!(
         std::fs::read(out.join(shard)).unwrap(),
         std::fs::read(again.join(shard)).unwrap()

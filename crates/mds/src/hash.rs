@@ -95,6 +95,44 @@ impl HashAlgo {
             HashAlgo::Xxh128 => format!("{:032x}", xxhash_rust::xxh3::xxh3_128(data)),
         }
     }
+
+    /// The hex digest of the concatenation of `parts`, without concatenating them: the same
+    /// string as [`hex_digest`](Self::hex_digest) of the joined bytes.
+    pub fn hex_digest_parts(&self, parts: &[&[u8]]) -> String {
+        fn digest<D: md5::Digest>(parts: &[&[u8]]) -> String {
+            let mut d = D::new();
+            parts.iter().for_each(|p| d.update(p));
+            hex(&d.finalize())
+        }
+        match self {
+            HashAlgo::Md5 => digest::<md5::Md5>(parts),
+            HashAlgo::Sha1 => digest::<sha1::Sha1>(parts),
+            HashAlgo::Sha224 => digest::<sha2::Sha224>(parts),
+            HashAlgo::Sha256 => digest::<sha2::Sha256>(parts),
+            HashAlgo::Sha384 => digest::<sha2::Sha384>(parts),
+            HashAlgo::Sha512 => digest::<sha2::Sha512>(parts),
+            HashAlgo::Xxh32 => {
+                let mut h = xxhash_rust::xxh32::Xxh32::new(0);
+                parts.iter().for_each(|p| h.update(p));
+                format!("{:08x}", h.digest())
+            }
+            HashAlgo::Xxh64 => {
+                let mut h = xxhash_rust::xxh64::Xxh64::new(0);
+                parts.iter().for_each(|p| h.update(p));
+                format!("{:016x}", h.digest())
+            }
+            HashAlgo::Xxh3_64 => {
+                let mut h = xxhash_rust::xxh3::Xxh3::new();
+                parts.iter().for_each(|p| h.update(p));
+                format!("{:016x}", h.digest())
+            }
+            HashAlgo::Xxh128 => {
+                let mut h = xxhash_rust::xxh3::Xxh3::new();
+                parts.iter().for_each(|p| h.update(p));
+                format!("{:032x}", h.digest128())
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for HashAlgo {
@@ -140,6 +178,16 @@ mod tests {
             assert_eq!(algo.hex_digest(b"abc"), hex, "{algo}");
         }
         assert_eq!(HashAlgo::Sha512.hex_digest(b"abc").len(), 128);
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for algo in HashAlgo::ALL {
+            let (a, b) = data.split_at(1234);
+            let (b, c) = b.split_at(3000);
+            assert_eq!(
+                algo.hex_digest_parts(&[a, b, &[], c]),
+                algo.hex_digest(&data),
+                "{algo}"
+            );
+        }
         assert_eq!(HashAlgo::Sha384.hex_digest(b"abc").len(), 96);
     }
 

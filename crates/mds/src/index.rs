@@ -242,12 +242,19 @@ impl Index {
 /// Writes `path` via a temporary file in the same folder and a rename, so readers never see a
 /// half-written file.
 pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    write_atomic_parts(path, &[data])
+}
+
+/// [`write_atomic`] of the concatenation of `parts`, written one after the other.
+pub(crate) fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(MdsError::io(path))?;
-    std::io::Write::write_all(&mut tmp, data).map_err(MdsError::io(path))?;
+    for data in parts {
+        std::io::Write::write_all(&mut tmp, data).map_err(MdsError::io(path))?;
+    }
     tmp.persist(path).map_err(|e| MdsError::Io {
         path: path.to_path_buf(),
         source: e.error,

@@ -476,3 +476,70 @@ fn an_unpacked_shard_stands_in_for_a_missing_archive() {
         "{err}"
     );
 }
+
+/// Every file under `dir` (name → bytes).
+fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&path).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn bulk_fixed_samples_write_the_same_shards_as_one_sample_at_a_time() {
+    let columns = || {
+        vec![
+            Column::new("label", "int").unwrap(),
+            Column::new("dense", "ndarray:float32:3").unwrap(),
+            Column::new("id", "uint16").unwrap(),
+        ]
+    };
+    // 8 + 12 + 2 bytes a sample; limits that split shards mid-batch, exactly at a sample, and
+    // one smaller than a sample (every sample its own shard).
+    let sample = 22usize;
+    let samples: Vec<u8> = (0..1000 * sample).map(|i| (i * 31 % 253) as u8).collect();
+    for (limit, compression) in [
+        (0, None),
+        (1 << 12, None),
+        (1 << 12, Some(Compression::Zstd(None))),
+        (400, None),
+        (10, None),
+    ] {
+        let options = WriterOptions {
+            compression,
+            hashes: vec![HashAlgo::Xxh64, HashAlgo::Sha1],
+            size_limit: limit,
+        };
+        let (one, bulk) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut w = MdsWriter::create(one.path(), columns(), options.clone()).unwrap();
+        for s in samples.chunks(sample) {
+            // Stored order: dense (12), id (2), label (8).
+            w.write_encoded(&[&s[..12], &s[12..14], &s[14..]]).unwrap();
+        }
+        w.finish().unwrap();
+        let mut w = MdsWriter::create(bulk.path(), columns(), options).unwrap();
+        assert_eq!(w.fixed_sample_size(), Some(sample));
+        let mut written = 0;
+        for part in [
+            &samples[..7 * sample],
+            &samples[7 * sample..7 * sample],
+            &samples[7 * sample..],
+        ] {
+            written += w.write_fixed_samples(part).unwrap();
+        }
+        assert_eq!(written, 1000);
+        assert!(w.write_fixed_samples(&samples[..5]).is_err());
+        w.finish().unwrap();
+        assert_eq!(files(one.path()), files(bulk.path()), "size_limit {limit}");
+        verify_dataset(bulk.path()).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let variable = vec![Column::new("s", "str").unwrap()];
+    let mut w = MdsWriter::create(dir.path(), variable, WriterOptions::default()).unwrap();
+    assert_eq!(w.fixed_sample_size(), None);
+    assert!(w.write_fixed_samples(b"abc").is_err());
+}

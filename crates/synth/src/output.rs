@@ -132,6 +132,19 @@ impl SplitWriter {
         Ok(())
     }
 
+    /// Appends whole samples laid out back to back (columns in stored order), for datasets
+    /// whose columns are all fixed-size: see [`MdsWriter::write_fixed_samples`].
+    pub fn write_samples(&mut self, samples: &[u8]) -> Result<()> {
+        let written = self.writer.write_fixed_samples(samples)?;
+        self.samples += written as u64;
+        Ok(())
+    }
+
+    /// The size of every sample when all columns are fixed-size, else `None`.
+    pub fn fixed_sample_size(&self) -> Option<usize> {
+        self.writer.fixed_sample_size()
+    }
+
     /// Finishes the dataset and returns its sample count.
     pub fn finish(self) -> Result<u64> {
         self.writer.finish()?;

@@ -10,6 +10,7 @@
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// The SplitMix64 output function: a bijective, well-avalanching 64-bit mix.
+#[inline]
 pub fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -22,12 +23,14 @@ pub fn hash(parts: &[u64]) -> u64 {
 }
 
 /// Hashes a pair; the fast path for per-id lookups whose first part is precomputed.
+#[inline]
 pub fn hash2(key: u64, value: u64) -> u64 {
     mix64(key ^ mix64(value.wrapping_add(GOLDEN)))
 }
 
 /// An approximately standard normal value from 64 hash bits: the centred, rescaled sum of four
 /// 16-bit uniforms (Irwin–Hall), bounded to ±3.46 and cheap enough to evaluate for every id.
+#[inline]
 pub fn hash_normal(h: u64) -> f64 {
     let sum = (h & 0xFFFF) + ((h >> 16) & 0xFFFF) + ((h >> 32) & 0xFFFF) + (h >> 48);
     // Each part is uniform on {0..65535}: mean 32767.5, variance (65536² - 1) / 12.
@@ -36,6 +39,7 @@ pub fn hash_normal(h: u64) -> f64 {
 }
 
 /// Four independent uniform values of mean 0 and variance 1 from 64 hash bits (16 bits each).
+#[inline]
 pub fn hash_unit_vector4(h: u64) -> [f64; 4] {
     let scale = 12.0f64.sqrt() / 65536.0;
     std::array::from_fn(|i| (((h >> (16 * i)) & 0xFFFF) as f64 + 0.5 - 32768.0) * scale)
@@ -54,12 +58,14 @@ impl Rng {
     }
 
     /// The next 64 random bits.
+    #[inline]
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(GOLDEN);
         mix64(self.state)
     }
 
     /// Uniform on `[0, 1)` with 53 random bits.
+    #[inline]
     pub fn uniform(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
@@ -70,6 +76,7 @@ impl Rng {
     }
 
     /// Uniform integer in `0..n` (`n > 0`), by multiply-high (bias below 2⁻⁶⁴·n, negligible).
+    #[inline]
     pub fn below(&mut self, n: u64) -> u64 {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
@@ -78,6 +85,7 @@ impl Rng {
     /// the unit disc (by rejection from the square, accepted with probability π/4) is scaled
     /// to a normal pair with one logarithm and one square root, without Box–Muller's sine and
     /// cosine.
+    #[inline]
     pub fn normal_pair(&mut self) -> (f64, f64) {
         loop {
             let u = 2.0 * self.uniform() - 1.0;

@@ -1,9 +1,18 @@
 //! One chunk of DLRM rows, generated independently of every other chunk and already encoded as
 //! MDS column bytes.
 //!
-//! Chunk `k` holds rows `k·CHUNK_ROWS ..` and draws from its own random stream keyed by
-//! `(seed, k)`, so chunks can be generated in parallel, in any order, by any number of threads,
-//! and the dataset is still byte-identical. Each row's true logit is binned for the ceiling AUC.
+//! Chunk `k` holds rows `k·CHUNK_ROWS ..` and draws from random streams keyed by `(seed, k)`,
+//! so chunks can be generated in parallel, in any order, by any number of threads, and the
+//! dataset is still byte-identical. Each row's true logit is binned for the ceiling AUC.
+//!
+//! With one id per table (the reference shape) a chunk is generated column by column rather than
+//! row by row: first the dense features of every row (stream `(seed, k)`), then each table's ids
+//! for every row (stream `(seed, k, table)`), then the labels (stream `(seed, k)` again). Why:
+//! a row touches every table's id distribution and per-id effects, more memory than a core's
+//! cache holds, so row by row most lookups missed the cache; a table at a time keeps one table's
+//! lookups hot and lets the sampler run a tight batch loop. Bags (`--multi-hot`) keep the row
+//! order with the single stream `(seed, k)`. [`DlrmChunk::interleave`] then lays the columns out
+//! as whole MDS samples, still on the generating thread, so the writer copies them in bulk.
 
 use super::{DlrmConfig, HiddenModel};
 use crate::auc::AucHistogram;
@@ -17,6 +26,9 @@ pub const CHUNK_ROWS: u64 = 16_384;
 
 /// Domain tag of the row streams.
 const ROWS: u64 = 10;
+
+/// Domain tag of the per-table id streams of the one-id-per-table shape.
+const TABLE_IDS: u64 = 11;
 
 /// The encoded ids of one table for the rows of a chunk.
 #[derive(Debug)]
@@ -59,6 +71,9 @@ pub struct DlrmChunk {
     pub labels: Vec<u8>,
     /// Each row's true logit as an [`AucHistogram`] bin.
     pub bins: Vec<u32>,
+    /// The rows as whole MDS samples (columns in stored order, back to back), once
+    /// [`interleave`](Self::interleave) has laid them out; empty before.
+    pub samples: Vec<u8>,
 }
 
 impl DlrmChunk {
@@ -71,10 +86,160 @@ impl DlrmChunk {
     pub fn label_bytes(&self, r: usize) -> &[u8] {
         &self.labels[r * 8..r * 8 + 8]
     }
+
+    /// Bytes of one row's dense features.
+    pub fn dense_bytes(&self) -> usize {
+        self.dense.len() / self.rows.max(1)
+    }
+
+    /// Lays the rows out as whole MDS samples in [`samples`](Self::samples), for a dataset
+    /// whose columns are all fixed-size (one id per table). `positions[c]` is the stored
+    /// position of column `c` in the generator's column order (label, dense when present,
+    /// then the tables). Returns false, leaving `samples` empty, for bags, which are
+    /// variable-size and written row by row.
+    pub fn interleave(&mut self, positions: &[usize]) -> bool {
+        let dense_bytes = self.dense_bytes();
+        let mut sources: Vec<(&[u8], usize)> = vec![(&self.labels, 8)];
+        if dense_bytes > 0 {
+            sources.push((&self.dense, dense_bytes));
+        }
+        for table in &self.tables {
+            match table {
+                TableBytes::Single(bytes) => sources.push((bytes, 8)),
+                TableBytes::Bags { .. } => return false,
+            }
+        }
+        if sources.len() != positions.len() {
+            return false;
+        }
+        // Each column's offset within a sample: the sizes of the columns stored before it.
+        let mut stored_sizes = vec![0usize; sources.len()];
+        for (&(_, size), &p) in sources.iter().zip(positions) {
+            stored_sizes[p] = size;
+        }
+        let sample: usize = stored_sizes.iter().sum();
+        let starts: Vec<usize> = positions
+            .iter()
+            .map(|&p| stored_sizes[..p].iter().sum())
+            .collect();
+        let mut samples = vec![0u8; sample * self.rows];
+        for (r, out) in samples.chunks_exact_mut(sample).enumerate() {
+            for (&(bytes, size), &start) in sources.iter().zip(&starts) {
+                if size == 8 {
+                    out[start..start + 8].copy_from_slice(&bytes[r * 8..r * 8 + 8]);
+                } else {
+                    out[start..start + size].copy_from_slice(&bytes[r * size..(r + 1) * size]);
+                }
+            }
+        }
+        self.samples = samples;
+        true
+    }
 }
 
 /// Generates chunk `index` of the dataset.
 pub fn generate_chunk(
+    config: &DlrmConfig,
+    model: &HiddenModel,
+    zipfs: &[Zipf],
+    index: u64,
+) -> Result<DlrmChunk> {
+    if config.multi_hot() {
+        generate_bags(config, model, zipfs, index)
+    } else {
+        Ok(generate_single(config, model, zipfs, index))
+    }
+}
+
+/// Chunk `index` of a dataset with one id per table, a column at a time (see the module
+/// documentation).
+fn generate_single(
+    config: &DlrmConfig,
+    model: &HiddenModel,
+    zipfs: &[Zipf],
+    index: u64,
+) -> DlrmChunk {
+    let first_row = index * CHUNK_ROWS;
+    let rows = CHUNK_ROWS.min(config.rows - first_row) as usize;
+    let mut rng = Rng::for_key(&[config.seed, ROWS, index]);
+    let dense_width = config.dense;
+
+    // Dense features, and the part of each logit they make.
+    let mut dense = Vec::with_capacity(rows * dense_width * 4);
+    let mut logits = Vec::with_capacity(rows);
+    let mut row_dense = vec![0f32; dense_width];
+    for _ in 0..rows {
+        for j in (0..dense_width).step_by(2) {
+            let (a, b) = rng.normal_pair();
+            row_dense[j] = a as f32;
+            if j + 1 < dense_width {
+                row_dense[j + 1] = b as f32;
+            }
+        }
+        for x in &row_dense {
+            dense.extend_from_slice(&x.to_le_bytes());
+        }
+        logits.push(model.bias() + model.dense_logit(&row_dense));
+    }
+
+    // Ids, a table at a time. All tables are drawn before any effect is looked up: the drawing
+    // touches the id distributions (shared by tables of the same cardinality), the lookups one
+    // table's effects at a time, and the two together would not fit a core's cache.
+    let mut ids = vec![0u64; rows];
+    let mut tables = Vec::with_capacity(config.tables());
+    for (t, zipf) in zipfs.iter().enumerate() {
+        let mut table_rng = Rng::for_key(&[config.seed, ROWS, index, TABLE_IDS, t as u64]);
+        zipf.fill(&mut table_rng, &mut ids);
+        let mut bytes = Vec::with_capacity(rows * 8);
+        for &id in &ids {
+            bytes.extend_from_slice(&(id as i64).to_le_bytes());
+        }
+        tables.push(TableBytes::Single(bytes));
+    }
+    // Their effects, summed per row in table order, and the interacting tables' vectors.
+    let mut effects = vec![0f64; rows];
+    let mut vectors: Vec<Vec<[f64; 4]>> = vec![Vec::new(); config.tables()];
+    for (t, table) in tables.iter().enumerate() {
+        let TableBytes::Single(bytes) = table else {
+            continue;
+        };
+        let table_ids = bytes
+            .chunks_exact(8)
+            .map(|b| i64::from_le_bytes(b.try_into().unwrap_or_default()) as u64);
+        for (id, effect) in table_ids.clone().zip(&mut effects) {
+            *effect += model.effect(t, id);
+        }
+        if model.pairs().iter().any(|&(a, b)| a == t || b == t) {
+            vectors[t] = table_ids.map(|id| model.vector(t, id)).collect();
+        }
+    }
+
+    // Labels from the complete logits.
+    let mut labels = Vec::with_capacity(rows * 8);
+    let mut bins = Vec::with_capacity(rows);
+    for (r, (&base, &effect)) in logits.iter().zip(&effects).enumerate() {
+        let mut logit = base + model.effect_scale() * effect;
+        for &(a, b) in model.pairs() {
+            logit += model.interaction(&vectors[a][r], &vectors[b][r]);
+        }
+        let probability = 1.0 / (1.0 + (-logit).exp());
+        let positive = rng.uniform() < probability;
+        labels.extend_from_slice(&i64::from(positive).to_le_bytes());
+        bins.push(AucHistogram::bin(logit));
+    }
+    DlrmChunk {
+        first_row,
+        rows,
+        dense,
+        tables,
+        labels,
+        bins,
+        samples: Vec::new(),
+    }
+}
+
+/// Chunk `index` of a dataset with bags of ids, a row at a time.
+fn generate_bags(
     config: &DlrmConfig,
     model: &HiddenModel,
     zipfs: &[Zipf],
@@ -189,5 +354,6 @@ pub fn generate_chunk(
         tables,
         labels,
         bins,
+        samples: Vec::new(),
     })
 }

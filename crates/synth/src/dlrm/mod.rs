@@ -6,9 +6,16 @@
 //! Columns, named and encoded like the Criteo converter's: `label` (`int`, 0 or 1), `dense`
 //! (`ndarray:float32:D`; standard normal values, so no transform is needed), and per table
 //! `C1`, `C2`, ... (`int` for one id, `ndarray:int64` for a bag; ids are `0..cardinality`,
-//! id 0 the most frequent). Rows are generated in parallel chunks and written in order by a
-//! separate thread, which hands full shards to background threads to compress, hash and store
-//! (compression is most of the work); `train` holds the first rows, then `val`, then `test`.
+//! id 0 the most frequent). `train` holds the first rows, then `val`, then `test`.
+//!
+//! The parallel scheme, and why: rows are generated in fixed chunks of [`CHUNK_ROWS`], each
+//! from random streams keyed by the seed and the chunk index (see [`generate_chunk`]), so the
+//! bytes do not depend on the number of threads. Batches of chunks are generated on the rayon
+//! pool; each chunk is also laid out as whole MDS samples on its generating thread (one id per
+//! table), so the single writing thread, which must append the rows in order, only copies each
+//! chunk into the shard buffer in bulk (bags are appended row by row). Full shards go to
+//! background threads to compress (when asked), hash and store; with zstd that is most of the
+//! work.
 
 mod chunk;
 mod config;
@@ -100,7 +107,10 @@ struct Split {
 }
 
 /// A finished split: name, sample count and ceiling histogram.
-type Written = Vec<(&'static str, u64, AucHistogram)>;
+type Finished = (&'static str, u64, AucHistogram);
+
+/// The finished splits.
+type Written = Vec<Finished>;
 
 /// Generates the dataset described by `config` into the folder `out` (which must not exist
 /// unless `replace` is set) and returns its manifest, whose `extra` holds the ceiling AUC and
@@ -137,6 +147,13 @@ pub fn generate(config: &DlrmConfig, out: &Path, replace: bool) -> Result<Datase
         });
     }
 
+    // Stored position of each column, the same in every split (they have the same columns).
+    let positions: Vec<usize> = match splits.first() {
+        Some(split) => (0..split.writer.width())
+            .map(|c| split.writer.position(c))
+            .collect(),
+        None => Vec::new(),
+    };
     let chunks = config.rows.div_ceil(CHUNK_ROWS);
     let window = (2 * rayon::current_num_threads()).max(2) as u64;
     let written = std::thread::scope(|scope| -> Result<Written> {
@@ -147,7 +164,11 @@ pub fn generate(config: &DlrmConfig, out: &Path, replace: bool) -> Result<Datase
             let end = (start + window).min(chunks);
             let batch: Result<Vec<DlrmChunk>> = (start..end)
                 .into_par_iter()
-                .map(|k| generate_chunk(config, &model, &zipfs, k))
+                .map(|k| {
+                    let mut chunk = generate_chunk(config, &model, &zipfs, k)?;
+                    chunk.interleave(&positions);
+                    Ok(chunk)
+                })
                 .collect();
             match batch {
                 // A closed channel means the writer failed; its error is reported below.
@@ -194,6 +215,10 @@ fn write_chunks<'scope>(
     let mut finishing = Vec::new();
     for batch in receiver {
         for chunk in &batch {
+            if !chunk.samples.is_empty() {
+                write_samples(scope, &mut splits, &mut finishing, chunk)?;
+                continue;
+            }
             let mut slots: Vec<&[u8]> = vec![&[]; width];
             let dense_bytes = chunk.dense.len() / chunk.rows.max(1);
             for r in 0..chunk.rows {
@@ -234,8 +259,43 @@ fn write_chunks<'scope>(
     Ok(written)
 }
 
+/// Appends a chunk laid out as whole samples ([`DlrmChunk::interleave`]): each split's part
+/// of it in one bulk write. A split the rows have moved past is finished on a thread of its own.
+fn write_samples<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    splits: &mut VecDeque<Split>,
+    finishing: &mut Vec<std::thread::ScopedJoinHandle<'scope, Result<Finished>>>,
+    chunk: &DlrmChunk,
+) -> Result<()> {
+    let sample = chunk.samples.len() / chunk.rows.max(1);
+    let mut r = 0;
+    while r < chunk.rows {
+        let row = chunk.first_row + r as u64;
+        while splits.len() > 1 && splits.front().is_some_and(|s| row >= s.end_row) {
+            if let Some(done) = splits.pop_front() {
+                finishing.push(scope.spawn(move || finish(done)));
+            }
+        }
+        let Some(split) = splits.front_mut() else {
+            break;
+        };
+        // The rows of this chunk that belong to the current split (at least one, as the row
+        // by row path, which appends to the last split whatever its end).
+        let left = split.end_row.saturating_sub(row).max(1);
+        let end = r + left.min((chunk.rows - r) as u64) as usize;
+        split
+            .writer
+            .write_samples(&chunk.samples[r * sample..end * sample])?;
+        for i in r..end {
+            split.histogram.add(chunk.bins[i], chunk.label(i));
+        }
+        r = end;
+    }
+    Ok(())
+}
+
 /// Finishes a split's dataset: its name, sample count and ceiling histogram.
-fn finish(split: Split) -> Result<(&'static str, u64, AucHistogram)> {
+fn finish(split: Split) -> Result<Finished> {
     Ok((split.name, split.writer.finish()?, split.histogram))
 }
 

@@ -21,6 +21,7 @@
 
 use super::DlrmConfig;
 use crate::rng::{Rng, hash, hash_normal, hash_unit_vector4, hash2};
+use rayon::prelude::*;
 use serde_json::json;
 
 /// Domain tags keep the hashes of different quantities independent.
@@ -39,9 +40,23 @@ pub const PRIOR_COUNT: f64 = 200.0;
 /// Ids whose weights are tabulated; rarer ids (beyond this rank) compute theirs on the fly.
 const TABULATED: u64 = 1 << 20;
 
-/// Ids per table whose effects are tabulated (16 KiB a table, so all tables' stay in cache):
-/// the most frequent ones, most of the draws; the rest compute theirs from the hash.
+/// Ids per table whose effects are always tabulated: the most frequent ones, most of the draws.
 const EFFECT_HEAD: u64 = 1 << 12;
+
+/// Most ids per table whose effects are tabulated (512 KiB of `f32`).
+const EFFECT_TABLE_MAX: u64 = 1 << 17;
+
+/// Most tabulated effects over all tables together (32 MiB of `f32`).
+const EFFECT_BUDGET: u64 = 1 << 23;
+
+/// Ids per table whose effects are tabulated: every id of a table of up to
+/// [`EFFECT_TABLE_MAX`] ids while all tables together stay within [`EFFECT_BUDGET`], and at
+/// least the [`EFFECT_HEAD`] most frequent. A lookup is cheaper than the hash, and the generator
+/// draws a table's ids a whole chunk at a time, so only one table's effects need to be in cache.
+/// Ids beyond compute their effect from the hash: the same numbers.
+fn tabulated_effects(tables: usize) -> u64 {
+    (EFFECT_BUDGET / tables.max(1) as u64).clamp(EFFECT_HEAD, EFFECT_TABLE_MAX)
+}
 
 /// Per-id signal weights of one table shape (cardinality, Zipf exponent, training rows): see
 /// the module documentation for why they exist.
@@ -111,6 +126,7 @@ impl IdWeights {
     }
 
     /// The normalised weight of `id`.
+    #[inline]
     fn get(&self, id: u64) -> f64 {
         match self.head.get(id as usize) {
             Some(&w) => f64::from(w),
@@ -125,8 +141,8 @@ pub struct HiddenModel {
     bias: f64,
     dense_weights: Vec<f64>,
     effect_keys: Vec<u64>,
-    /// Per table, the effects of its first `EFFECT_HEAD` ids: the hot loop's lookup, the same
-    /// numbers as computed ones.
+    /// Per table, the effects of its first [`tabulated_effects`] ids: the hot loop's lookup,
+    /// the same numbers as computed ones.
     effect_tables: Vec<Vec<f32>>,
     effect_scale: f64,
     /// Distinct weight tables, and which one each table uses.
@@ -212,12 +228,13 @@ impl HiddenModel {
             pairs,
             pair_scale,
         };
+        let tabulated = tabulated_effects(tables);
         model.effect_tables = config
             .cardinalities
-            .iter()
+            .par_iter()
             .enumerate()
             .map(|(t, &n)| {
-                (0..n.min(EFFECT_HEAD))
+                (0..n.min(tabulated))
                     .map(|id| model.compute_effect(t, id))
                     .collect()
             })
@@ -241,12 +258,14 @@ impl HiddenModel {
 
     /// The weight of `id` in `table`: how much of a full effect it carries (mean square 1
     /// over the id distribution).
+    #[inline]
     pub fn weight(&self, table: usize, id: u64) -> f64 {
         self.weights[self.table_weights[table]].get(id)
     }
 
     /// The unscaled (unit mean-square) effect of `id` in `table`; a bag's contribution to the
     /// logit is `effect_scale · Σ effect / sqrt(len)`. Looked up for the most frequent ids.
+    #[inline]
     pub fn effect(&self, table: usize, id: u64) -> f64 {
         match self.effect_tables[table].get(id as usize) {
             Some(&effect) => f64::from(effect),
@@ -256,6 +275,7 @@ impl HiddenModel {
 
     /// The effect of `id` in `table` from its hash, rounded to `f32` (the tables' precision,
     /// so tabulated and computed effects are the same numbers).
+    #[inline]
     fn compute_effect(&self, table: usize, id: u64) -> f32 {
         (self.weight(table, id) * hash_normal(hash2(self.effect_keys[table], id))) as f32
     }
@@ -267,6 +287,7 @@ impl HiddenModel {
 
     /// The interaction vector of `id` in `table` (4 components of unit mean square), weighted
     /// like its effect.
+    #[inline]
     pub fn vector(&self, table: usize, id: u64) -> [f64; 4] {
         let w = self.weight(table, id);
         hash_unit_vector4(hash2(self.vector_keys[table], id)).map(|x| x * w)
@@ -278,6 +299,7 @@ impl HiddenModel {
     }
 
     /// The logit contribution of one pair's pooled vectors (a unit-variance dot, scaled).
+    #[inline]
     pub fn interaction(&self, a: &[f64; 4], b: &[f64; 4]) -> f64 {
         self.pair_scale * 0.5 * a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>()
     }

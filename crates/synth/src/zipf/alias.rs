@@ -56,6 +56,7 @@ impl AliasTable {
 
     /// Draws one outcome. The top of `u·n` (for a 64-bit uniform `u`) picks the column and its
     /// fractional part, independent of the column, decides between the column's two outcomes.
+    #[inline]
     pub fn sample(&self, rng: &mut Rng) -> u64 {
         let product = u128::from(rng.next_u64()) * self.columns.len() as u128;
         let index = (product >> 64) as usize;
