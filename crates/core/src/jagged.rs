@@ -9,11 +9,21 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JaggedError {
     /// `offsets` does not have `keys.len() * batch_size + 1` entries.
-    OffsetCount { expected: usize, found: usize },
+    OffsetCount {
+        /// What was expected.
+        expected: usize,
+        /// What was found.
+        found: usize,
+    },
     /// `offsets` decreases somewhere, does not start at 0, or does not end at `ids.len()`.
     OffsetsInvalid,
     /// `weights` is present but not as long as `ids`.
-    WeightCount { expected: usize, found: usize },
+    WeightCount {
+        /// What was expected.
+        expected: usize,
+        /// What was found.
+        found: usize,
+    },
 }
 
 impl std::fmt::Display for JaggedError {

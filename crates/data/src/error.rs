@@ -15,38 +15,69 @@ pub enum DataError {
     /// A local file (cache entry, resume state) could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
     /// A remote object could not be listed or downloaded.
     #[error("{location}: {message}")]
-    Remote { location: String, message: String },
+    Remote {
+        /// The remote location (URL or object path).
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The shard cache cannot do what was asked (e.g. its size limit is below what is in use).
     #[error("shard cache {dir}: {message}")]
-    Cache { dir: PathBuf, message: String },
+    Cache {
+        /// The cache folder.
+        dir: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A column cannot become part of a batch (wrong type, wrong width, negative id, ...).
     #[error("{shard}: sample {sample}: column {column:?}: {message}")]
     Column {
+        /// The shard file.
         shard: String,
+        /// The sample's index in its shard.
         sample: usize,
+        /// The column.
         column: String,
+        /// What is wrong.
         message: String,
     },
     /// The manifest's feature description does not fit the dataset's columns.
     #[error("{dataset}: {message}")]
-    Schema { dataset: String, message: String },
+    Schema {
+        /// The dataset folder.
+        dataset: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A reader option is out of range.
     #[error("reader option {option}: {message}")]
     Config {
+        /// The option.
         option: &'static str,
+        /// What is wrong.
         message: String,
     },
     /// A resume state that does not belong to this dataset or reader configuration.
     #[error("resume state: {message}")]
-    Resume { message: String },
+    Resume {
+        /// What is wrong.
+        message: String,
+    },
     /// A loader thread stopped without reporting a result (it panicked).
     #[error("loader thread {worker} stopped unexpectedly: {message}")]
-    Worker { worker: usize, message: String },
+    Worker {
+        /// The loader thread.
+        worker: usize,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// Result alias for the streaming reader.

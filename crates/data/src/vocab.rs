@@ -12,14 +12,19 @@ pub enum VocabError {
     /// The file could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
     /// The file is not a valid vocabulary.
     #[error("{path}: line {line}: {message}")]
     Invalid {
+        /// The file.
         path: PathBuf,
+        /// The line number, from 1.
         line: usize,
+        /// What is wrong.
         message: String,
     },
 }

@@ -11,36 +11,65 @@ pub enum MdsError {
     /// An I/O failure on a named file.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
     /// `index.json` (or a shard's embedded config) is not what the format requires.
     #[error("{path}: {message}")]
-    Index { path: PathBuf, message: String },
+    Index {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A stored file's digest does not match the one in the index.
     #[error(
         "{path}: {algo} hash mismatch (index says {expected}, file has {actual}); the shard is corrupt or truncated"
     )]
     Hash {
+        /// The file.
         path: PathBuf,
+        /// The hash algorithm.
         algo: String,
+        /// What was expected.
         expected: String,
+        /// What was found.
         actual: String,
     },
     /// A shard's bytes are structurally invalid (offsets past the end, sizes that do not add up).
     #[error("{path}: corrupt shard: {message}")]
-    Corrupt { path: PathBuf, message: String },
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// An encoding string that this reader does not support (e.g. `pkl`).
     #[error("unsupported column encoding {encoding:?}: {message}")]
-    Encoding { encoding: String, message: String },
+    Encoding {
+        /// The encoding.
+        encoding: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A value that does not fit its column's encoding.
     #[error("column {column:?}: {message}")]
-    Value { column: String, message: String },
+    Value {
+        /// The column.
+        column: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A sample index past the end of a shard (a caller's mistake, not a corrupt file).
     #[error("{path}: sample {index} is out of range (the shard holds {len} samples)")]
     SampleOutOfRange {
+        /// The file.
         path: PathBuf,
+        /// The index asked for.
         index: usize,
+        /// How many there are.
         len: usize,
     },
 }

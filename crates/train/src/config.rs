@@ -17,20 +17,35 @@ pub enum ConfigError {
     /// The file could not be read.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
     /// The TOML is malformed, has an unknown key, or a value of the wrong type.
     #[error("{origin}: {message}")]
-    Invalid { origin: String, message: String },
+    Invalid {
+        /// Where the setting came from (file or flag).
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A `--set` override is not of the form `key.path=value`, or its path crosses a non-table.
     #[error("--set {text:?}: {message}")]
-    Override { text: String, message: String },
+    Override {
+        /// The override as given.
+        text: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The values are individually valid but inconsistent with each other.
     #[error("{origin}: {key}: {message}")]
     Inconsistent {
+        /// Where the setting came from (file or flag).
         origin: String,
+        /// The configuration key.
         key: String,
+        /// What is wrong.
         message: String,
     },
 }
