@@ -267,6 +267,9 @@ pub struct TwoTowerConfig {
     /// Softmax: leave out of a row's softmax the other in-batch copies of its own item.
     /// Default true.
     pub remove_accidental_hits: bool,
+    /// Softmax: items sampled uniformly from the catalogue per step as extra negatives beside
+    /// the in-batch ones (mixed negative sampling), so rare items are pushed down too. Default 0.
+    pub uniform_negatives: usize,
     /// Cut-offs K of the retrieval metrics (Recall, NDCG, HitRate @K). Default [10, 50, 100].
     pub eval_k: Vec<usize>,
 }
@@ -284,6 +287,7 @@ impl Default for TwoTowerConfig {
             loss: cascade_model::TwoTowerLoss::Softmax,
             log_q_correction: true,
             remove_accidental_hits: true,
+            uniform_negatives: 0,
             eval_k: vec![10, 50, 100],
         }
     }
@@ -529,6 +533,12 @@ impl TrainConfig {
             return Err(bad(
                 "eval_k",
                 format!("needs cut-offs of at least 1, found {:?}", t.eval_k),
+            ));
+        }
+        if t.uniform_negatives > 0 && t.loss != cascade_model::TwoTowerLoss::Softmax {
+            return Err(bad(
+                "uniform_negatives",
+                "extra sampled negatives need loss = \"softmax\"".into(),
             ));
         }
         if t.loss == cascade_model::TwoTowerLoss::Softmax && self.data.batch_size < 2 {

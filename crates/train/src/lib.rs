@@ -18,6 +18,7 @@ mod evaluate;
 mod features;
 mod model;
 mod model_spec;
+mod negatives;
 mod progress;
 mod retrieval;
 mod run;

@@ -12,6 +12,7 @@ use crate::error::{Result, TrainError};
 use crate::evaluate::{EvalInput, location, predict};
 use crate::features::DensePrep;
 use crate::model::TrainModel;
+use crate::negatives::UniformNegatives;
 use crate::progress::Progress;
 use crate::retrieval::{RetrievalEval, evaluate_retrieval};
 use crate::run_dir::{CONFIG_FILE, RunDir, finite_or_null};
@@ -203,6 +204,8 @@ struct Session<'a> {
     model: TrainModel,
     /// The users and items of a two-tower run's data.
     catalog: Option<Catalog>,
+    /// The uniform sampler of extra softmax negatives, when the run asks for them.
+    negatives: Option<UniformNegatives>,
     state: TrainerState,
     last_checkpoint: Option<PathBuf>,
     last_predictions: Option<(Vec<f32>, Vec<f32>)>,
@@ -257,6 +260,12 @@ impl<'a> Session<'a> {
             }
             TrainModel::Ranking(_) => None,
         };
+        let negatives = match (&catalog, &config.two_tower) {
+            (Some(catalog), Some(t)) => {
+                UniformNegatives::new(catalog, t.uniform_negatives, config.train.seed)?
+            }
+            _ => None,
+        };
         let state = match &from {
             Some(dir) => {
                 model.restore(&checkpoint::model_dir(dir))?;
@@ -289,6 +298,7 @@ impl<'a> Session<'a> {
             dataset,
             model,
             catalog,
+            negatives,
             state,
             last_checkpoint: from,
             last_predictions: None,
@@ -328,7 +338,7 @@ impl<'a> Session<'a> {
             while let Some(batch) = reader.next() {
                 let mut batch = batch?;
                 self.prep.apply(&mut batch)?;
-                let loss = self.model.train_step(&batch)?;
+                let loss = self.train_step(&batch)?;
                 if !loss.is_finite() {
                     progress.finish();
                     return Err(TrainError::NonFiniteLoss {
@@ -420,6 +430,19 @@ impl<'a> Session<'a> {
             retrieval: self.last_retrieval.take(),
             stopped,
         })
+    }
+
+    /// One training step on `batch`, with this step's uniformly sampled negatives when the
+    /// run draws them.
+    fn train_step(&mut self, batch: &cascade_core::Batch) -> Result<f32> {
+        match (&mut self.model, &self.negatives, &self.catalog) {
+            (TrainModel::TwoTower(model), Some(negatives), Some(catalog)) => {
+                let item_id = model.spec().item_id_feature().to_string();
+                let candidates = negatives.candidates(catalog, batch, &item_id, self.state.step)?;
+                Ok(model.train_step_mixed(batch, &candidates, negatives.pool())?)
+            }
+            _ => self.model.train_step(batch),
+        }
     }
 
     /// Evaluates on the eval split, logs the metrics and returns them (none without a split).

@@ -71,19 +71,53 @@ fn softmax_model_beats_the_popularity_baseline() {
 fn a_resumed_two_tower_run_ends_with_the_uninterrupted_model() {
     let dir = tempfile::tempdir().unwrap();
     let data = planted(&dir.path().join("data"));
-    let set = [
-        "train.epochs=2",
-        "data.batch_size=128",
-        "train.checkpoint_every=100",
-        "train.keep_checkpoints=10",
-    ];
-    let run = dir.path().join("run");
-    train(&preset("two_tower_softmax.toml", &data, &set), &run).unwrap();
-    let whole = model_files(&run);
-    // Step 100 is inside the first epoch (141 steps per epoch).
-    interrupt_at(&run, 100);
-    resume(&run).unwrap();
-    assert_eq!(whole, model_files(&run));
+    // In-batch negatives only, and with uniformly sampled ones (drawn per step, so a resumed
+    // run must draw what the uninterrupted one drew).
+    for negatives in [
+        "two_tower.uniform_negatives=0",
+        "two_tower.uniform_negatives=64",
+    ] {
+        let set = [
+            "train.epochs=2",
+            "data.batch_size=128",
+            "train.checkpoint_every=100",
+            "train.keep_checkpoints=10",
+            negatives,
+        ];
+        let run = dir.path().join(negatives);
+        train(&preset("two_tower_softmax.toml", &data, &set), &run).unwrap();
+        let whole = model_files(&run);
+        // Step 100 is inside the first epoch (141 steps per epoch).
+        interrupt_at(&run, 100);
+        resume(&run).unwrap();
+        assert_eq!(whole, model_files(&run), "{negatives}");
+    }
+}
+
+#[test]
+fn uniform_negatives_learn_and_need_the_softmax() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = planted(&dir.path().join("data"));
+    let set = ["train.epochs=4", "two_tower.uniform_negatives=256"];
+    let summary = train(
+        &preset("two_tower_softmax.toml", &data, &set),
+        &dir.path().join("run"),
+    )
+    .unwrap();
+    let (model, popular) = (
+        figure(&summary, "recall@100"),
+        figure(&summary, "popularity_recall@100"),
+    );
+    assert!(
+        model > 1.2 * popular,
+        "recall@100 {model} vs popularity {popular}"
+    );
+    let notebook = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs"))
+        .join("two_tower_notebook.toml");
+    let refused = TrainConfig::load(&notebook, &["two_tower.uniform_negatives=8".to_string()])
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("two_tower.uniform_negatives"), "{refused}");
 }
 
 #[test]

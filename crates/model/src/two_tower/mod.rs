@@ -3,6 +3,13 @@
 //! over a temperature. Trained pointwise (BCE on a label) or with an in-batch sampled softmax
 //! with the log-Q correction and accidental-hit removal; after training, the item tower embeds
 //! the whole catalogue once and retrieval is a top-K search over those vectors.
+//!
+//! In-batch negatives are the batch's items, so they follow the popularity of the data: rare
+//! items are almost never pushed down. [`TwoTowerModel::train_step_mixed`] adds items sampled
+//! uniformly from the catalogue as extra candidate columns (mixed negative sampling, Yang et al.,
+//! WWW 2020). Every column then holds item `j` with expected count `B·p(j) + N/|I|` (batch size
+//! B, item frequency p, N uniform samples from |I| items), and the log-Q correction subtracts
+//! the log of that count, which reduces to the in-batch correction when N = 0.
 
 mod spec;
 mod tower;
@@ -26,13 +33,14 @@ pub(crate) struct Towers {
 }
 
 impl Towers {
-    /// Both towers' forward passes on `sparse`, side by side: they share nothing, and small
-    /// matrix products leave threads idle when run one after the other.
-    fn forward(&mut self, sparse: &KeyedJagged) -> Result<()> {
+    /// Both towers' forward passes (the user tower on `users`, the item tower on `items`), side
+    /// by side: they share nothing, and small matrix products leave threads idle when run one
+    /// after the other.
+    fn forward(&mut self, users: &KeyedJagged, items: &KeyedJagged) -> Result<()> {
         let Towers { user, item } = self;
         let (u, i) = rayon::join(
-            || user.forward(sparse).map(|_| ()),
-            || item.forward(sparse).map(|_| ()),
+            || user.forward(users).map(|_| ()),
+            || item.forward(items).map(|_| ()),
         );
         u?;
         i?;
@@ -124,8 +132,40 @@ impl TwoTowerModel {
     /// backward with the fused embedding updates, dense step. Returns the loss. A non-finite
     /// loss is returned without touching any parameter.
     pub fn train_step(&mut self, batch: &Batch) -> Result<f32> {
+        self.step(batch, None)
+    }
+
+    /// [`train_step`](Self::train_step) of the softmax loss with extra candidates: the item
+    /// tower runs on `candidates`, whose first `batch.len` rows are the batch's own items (the
+    /// positives, in order) and whose other rows are items sampled uniformly from a catalogue of
+    /// `pool` items. See the module documentation for the correction.
+    pub fn train_step_mixed(
+        &mut self,
+        batch: &Batch,
+        candidates: &KeyedJagged,
+        pool: usize,
+    ) -> Result<f32> {
+        if self.spec.loss != super::TwoTowerLoss::Softmax {
+            return Err(ModelError::Batch(
+                "extra sampled negatives need the softmax loss".into(),
+            ));
+        }
+        if candidates.batch_size() < batch.len || pool == 0 {
+            return Err(ModelError::Batch(format!(
+                "{} candidates for a batch of {} (the batch's items come first) from a pool of \
+                 {pool} items",
+                candidates.batch_size(),
+                batch.len
+            )));
+        }
+        self.step(batch, Some((candidates, pool)))
+    }
+
+    /// One step; `mixed` holds the candidates and the pool size of mixed negative sampling.
+    fn step(&mut self, batch: &Batch, mixed: Option<(&KeyedJagged, usize)>) -> Result<f32> {
         check_batch(batch)?;
-        self.towers.forward(&batch.sparse)?;
+        let item_input = mixed.map_or(&batch.sparse, |(candidates, _)| candidates);
+        self.towers.forward(&batch.sparse, item_input)?;
         let (u, v) = (self.towers.user.output(), self.towers.item.output());
         let (loss, grad_u, grad_v) = match self.spec.loss {
             super::TwoTowerLoss::Bce => {
@@ -145,9 +185,15 @@ impl TwoTowerModel {
                 (loss, gu, gv)
             }
             super::TwoTowerLoss::Softmax => {
-                let items = item_ids(&batch.sparse, self.spec.item_id_feature())?;
+                let items = item_ids(item_input, self.spec.item_id_feature())?;
                 let log_q = match (&self.log_q, self.spec.log_q_correction) {
-                    (Some(table), true) => Some(column_log_q(table, &items)?),
+                    (Some(table), true) => {
+                        let mut q = column_log_q(table, &items)?;
+                        if let Some((_, pool)) = mixed {
+                            mix_log_q(&mut q, batch.len, pool);
+                        }
+                        Some(q)
+                    }
                     (None, true) => {
                         return Err(ModelError::Batch(
                             "the log-Q correction needs the item frequencies \
@@ -171,7 +217,7 @@ impl TwoTowerModel {
         let Towers { user, item } = &mut self.towers;
         let (user_done, item_done) = rayon::join(
             || user.backward(&batch.sparse, grad_u),
-            || item.backward(&batch.sparse, grad_v),
+            || item.backward(item_input, grad_v),
         );
         user_done?;
         item_done?;
@@ -187,7 +233,7 @@ impl TwoTowerModel {
     /// what AUC is measured on.
     pub fn scores(&mut self, batch: &Batch) -> Result<&[f32]> {
         check_batch(batch)?;
-        self.towers.forward(&batch.sparse)?;
+        self.towers.forward(&batch.sparse, &batch.sparse)?;
         let (u, v) = (self.towers.user.output(), self.towers.item.output());
         Ok(self.row_scores.forward(u, v)?.as_slice())
     }
@@ -265,6 +311,16 @@ fn column_log_q(table: &[f32], items: &[u64]) -> Result<Vec<f32>> {
             })
         })
         .collect()
+}
+
+/// Turns each column's log frequency `ln p(j)` into the log of its expected count among the
+/// candidates of mixed sampling, `ln(B·p(j) + N/pool)`, where the columns past the first
+/// `batch` are the N uniform samples.
+fn mix_log_q(log_q: &mut [f32], batch: usize, pool: usize) {
+    let uniform = (log_q.len() - batch.min(log_q.len())) as f64 / pool as f64;
+    for q in log_q.iter_mut() {
+        *q = (batch as f64 * f64::from(*q).exp() + uniform).ln() as f32;
+    }
 }
 
 #[cfg(test)]

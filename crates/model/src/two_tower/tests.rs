@@ -1,6 +1,6 @@
 //! The two-tower model's gradients against finite differences (BCE with dot products, softmax
-//! with the log-Q correction, accidental hits and cosine scores), its checkpoints, and that it
-//! learns a planted preference.
+//! with the log-Q correction, accidental hits and cosine scores, with and without uniformly
+//! sampled extra negatives), its checkpoints, and that it learns a planted preference.
 
 use super::*;
 use crate::spec::{DenseOptimizerKind, DenseOptimizerSpec};
@@ -77,9 +77,32 @@ fn model(loss: TwoTowerLoss, cosine: bool) -> TwoTowerModel {
     m
 }
 
+/// A training step: plain, or with sampled candidates.
+type Step = fn(&mut TwoTowerModel, &Batch) -> f32;
+
+fn plain(m: &mut TwoTowerModel, b: &Batch) -> f32 {
+    m.train_step(b).unwrap()
+}
+
+/// The batch's five items then three sampled ones (item 2 again: an accidental hit for the
+/// rows whose positive it is), from a pool of five items.
+fn candidates() -> KeyedJagged {
+    let keys = ["item", "genres"].map(String::from).to_vec();
+    let mut ids = vec![2, 3, 2, 5, 1, 4, 2, 5];
+    let mut offsets: Vec<usize> = (0..=8).collect();
+    // genres of the batch's items as in `batch`, then [0], [1, 2], [1, 3]
+    ids.extend([1, 2, 3, 1, 2, 3, 0, 1, 2, 1, 3]);
+    offsets.extend([10, 11, 11, 12, 14, 15, 17, 19]);
+    KeyedJagged::new(keys, 8, ids, offsets, None).unwrap()
+}
+
+fn mixed(m: &mut TwoTowerModel, b: &Batch) -> f32 {
+    m.train_step_mixed(b, &candidates(), 5).unwrap()
+}
+
 /// The loss at the model's current parameters (taken on a copy, which the step then updates).
-fn loss_of(m: &TwoTowerModel, b: &Batch) -> f64 {
-    m.clone().train_step(b).unwrap() as f64
+fn loss_of(m: &TwoTowerModel, b: &Batch, step: Step) -> f64 {
+    step(&mut m.clone(), b) as f64
 }
 
 fn assert_close(what: &str, analytic: f64, numeric: f64) {
@@ -106,11 +129,11 @@ fn read_row(m: &TwoTowerModel, table: &str, row: u64) -> Vec<f32> {
     out
 }
 
-fn check(loss: TwoTowerLoss, cosine: bool) {
+fn check(loss: TwoTowerLoss, cosine: bool, step: Step) {
     let b = batch();
     let fresh = model(loss, cosine);
     let mut stepped = fresh.clone();
-    stepped.train_step(&b).unwrap();
+    step(&mut stepped, &b);
     let eps = 1e-2f32;
 
     let n = cascade_nn::parameter_count(&mut fresh.clone().towers);
@@ -123,7 +146,7 @@ fn check(loss: TwoTowerLoss, cosine: bool) {
             let mut v = before.clone();
             v[i] += delta;
             scatter_values(&mut m.towers, &v).unwrap();
-            loss_of(&m, &b)
+            loss_of(&m, &b, step)
         };
         let numeric = (at(eps) - at(-eps)) / (2.0 * eps as f64);
         let analytic = (before[i] - after[i]) as f64;
@@ -151,7 +174,7 @@ fn check(loss: TwoTowerLoss, cosine: bool) {
                     .unwrap()
                     .write_row(row, &r)
                     .unwrap();
-                loss_of(&m, &b)
+                loss_of(&m, &b, step)
             };
             let numeric = (at(eps) - at(-eps)) / (2.0 * eps as f64);
             let analytic = (start[d] - end[d]) as f64;
@@ -166,25 +189,59 @@ fn check(loss: TwoTowerLoss, cosine: bool) {
 
 #[test]
 fn bce_gradients_match_finite_differences() {
-    check(TwoTowerLoss::Bce, false);
-    check(TwoTowerLoss::Bce, true);
+    check(TwoTowerLoss::Bce, false, plain);
+    check(TwoTowerLoss::Bce, true, plain);
 }
 
 #[test]
 fn softmax_gradients_match_finite_differences() {
-    check(TwoTowerLoss::Softmax, false);
-    check(TwoTowerLoss::Softmax, true);
+    check(TwoTowerLoss::Softmax, false, plain);
+    check(TwoTowerLoss::Softmax, true, plain);
+}
+
+#[test]
+fn mixed_negative_gradients_match_finite_differences() {
+    check(TwoTowerLoss::Softmax, false, mixed);
+    check(TwoTowerLoss::Softmax, true, mixed);
+}
+
+#[test]
+fn mixed_sampling_without_extra_items_is_the_in_batch_softmax() {
+    let b = batch();
+    let m = model(TwoTowerLoss::Softmax, false);
+    let own: KeyedJagged = {
+        let all = candidates();
+        let (ids, offsets) = (all.ids(), all.offsets());
+        let item_end = offsets[5];
+        let mut kept: Vec<u64> = ids[..item_end].to_vec();
+        kept.extend_from_slice(&ids[offsets[8]..offsets[13]]);
+        let mut kept_offsets: Vec<usize> = offsets[..=5].to_vec();
+        let shift = offsets[8] - item_end;
+        kept_offsets.extend(offsets[9..=13].iter().map(|o| o - shift));
+        KeyedJagged::new(all.keys().to_vec(), 5, kept, kept_offsets, None).unwrap()
+    };
+    let in_batch = m.clone().train_step(&b).unwrap();
+    let same = m.clone().train_step_mixed(&b, &own, 5).unwrap();
+    assert!((in_batch - same).abs() < 1e-5, "{in_batch} vs {same}");
+    let more = m.clone().train_step_mixed(&b, &candidates(), 5).unwrap();
+    assert!(
+        more > in_batch,
+        "more negatives, a harder softmax: {more} vs {in_batch}"
+    );
+    let bce = TwoTowerModel::new(spec(TwoTowerLoss::Bce, false)).unwrap();
+    assert!(bce.clone().train_step_mixed(&b, &candidates(), 5).is_err());
+    assert!(m.clone().train_step_mixed(&b, &candidates(), 0).is_err());
 }
 
 #[test]
 fn log_q_and_accidental_hits_change_the_softmax_loss() {
     let b = batch();
-    let with = loss_of(&model(TwoTowerLoss::Softmax, false), &b);
-    let mut plain = spec(TwoTowerLoss::Softmax, false);
-    plain.log_q_correction = false;
-    let without_q = loss_of(&TwoTowerModel::new(plain.clone()).unwrap(), &b);
-    plain.remove_accidental_hits = false;
-    let neither = loss_of(&TwoTowerModel::new(plain).unwrap(), &b);
+    let with = loss_of(&model(TwoTowerLoss::Softmax, false), &b, plain);
+    let mut uncorrected = spec(TwoTowerLoss::Softmax, false);
+    uncorrected.log_q_correction = false;
+    let without_q = loss_of(&TwoTowerModel::new(uncorrected.clone()).unwrap(), &b, plain);
+    uncorrected.remove_accidental_hits = false;
+    let neither = loss_of(&TwoTowerModel::new(uncorrected).unwrap(), &b, plain);
     assert_ne!(with, without_q);
     assert_ne!(without_q, neither);
     // Without frequencies, the corrected loss cannot be computed.
