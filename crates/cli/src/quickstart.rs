@@ -107,6 +107,11 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         users.first().map_or("1", String::as_str),
         ranking.display()
     );
+    println!(
+        "      cascade serve --retrieval {} --ranking {}   # the funnel over HTTP",
+        retrieval.display(),
+        ranking.display()
+    );
     Ok(())
 }
 
