@@ -6,6 +6,7 @@
 use cascade_pgvector::PgVectorStore;
 use cascade_retrieve::{HnswParams, ItemEmbeddings};
 use cascade_serve::Recommender;
+use cascade_service::IndexSource;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
@@ -16,6 +17,27 @@ pub enum IndexCommand {
     Build(BuildArgs),
     /// Write a two-tower run's item vectors into PostgreSQL (pgvector, HNSW-indexed).
     Export(ExportArgs),
+}
+
+/// The `--index PATH|URL` and `--index-table NAME` flags of `recommend` and `serve`.
+#[derive(Args)]
+pub struct IndexFlags {
+    /// Search this index instead of the exact one: an HNSW file (from `cascade index build`)
+    /// or a `postgres://` URL (a pgvector table from `cascade index export`).
+    #[arg(long, value_name = "PATH|URL")]
+    pub index: Option<String>,
+    /// The pgvector table of a `postgres://` --index.
+    #[arg(long, value_name = "NAME", default_value = "cascade_items")]
+    pub index_table: String,
+}
+
+impl IndexFlags {
+    /// The index the flags name, if any.
+    pub fn source(&self) -> Option<IndexSource> {
+        self.index
+            .as_deref()
+            .map(|text| IndexSource::parse(text, &self.index_table))
+    }
 }
 
 /// Arguments of `cascade index export`.

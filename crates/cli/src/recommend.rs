@@ -2,8 +2,8 @@
 //! user's recommendations from a two-tower run, optionally re-ranked by a ranking run;
 //! `--all-users --out FILE` writes every known user's as CSV or Parquet.
 
+use crate::index::IndexFlags;
 use cascade_serve::{Recommendation, Recommender, ServeError};
-use cascade_service::IndexSource;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
@@ -42,13 +42,9 @@ pub struct RecommendArgs {
     /// Dataset folder; default: the run's data.path.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Search this index instead of the exact one: an HNSW file (from `cascade index build`)
-    /// or a `postgres://` URL (a pgvector table from `cascade index export`).
-    #[arg(long, value_name = "PATH|URL")]
-    pub index: Option<String>,
-    /// The pgvector table of a `postgres://` --index.
-    #[arg(long, value_name = "NAME", default_value = "cascade_items")]
-    pub index_table: String,
+    /// The index searched instead of the exact one.
+    #[command(flatten)]
+    pub index: IndexFlags,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -69,8 +65,8 @@ pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
         anyhow::bail!("--k must be at least 1");
     }
     let mut recommender = Recommender::open(&args.run_dir, args.data.as_deref())?;
-    if let Some(index) = &args.index {
-        recommender = IndexSource::parse(index, &args.index_table).attach(recommender)?;
+    if let Some(index) = args.index.source() {
+        recommender = index.attach(recommender)?;
     }
     if let Some(ranking) = &args.rank {
         recommender = recommender.with_ranker(ranking)?;

@@ -3,8 +3,9 @@
 //! folder or a registered MLflow model, `models:/NAME@ALIAS`, resolved on `--tracking-uri` (or
 //! `MLFLOW_TRACKING_URI`) at start and at every reload.
 
+use crate::index::IndexFlags;
 use cascade_service::api::Limits;
-use cascade_service::{IndexSource, ModelSource, RegistrySettings, RunSource, ServiceConfig};
+use cascade_service::{ModelSource, RegistrySettings, RunSource, ServiceConfig};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,13 +33,9 @@ pub struct ServeArgs {
     /// Dataset folder; default: the retrieval run's data.path.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Search this index instead of the exact one: an HNSW file (from `cascade index build`)
-    /// or a `postgres://` URL (a pgvector table from `cascade index export`).
-    #[arg(long, value_name = "PATH|URL")]
-    pub index: Option<String>,
-    /// The pgvector table of a `postgres://` --index.
-    #[arg(long, value_name = "NAME", default_value = "cascade_items")]
-    pub index_table: String,
+    /// The index searched instead of the exact one.
+    #[command(flatten)]
+    pub index: IndexFlags,
     /// Address to listen on; loopback unless you name another (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
@@ -65,9 +62,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         retrieval: args.retrieval,
         ranking: args.ranking,
         data: args.data,
-        index: args
-            .index
-            .map(|text| IndexSource::parse(&text, &args.index_table)),
+        index: args.index.source(),
         registry: RegistrySettings {
             tracking_uri: cascade_track::resolve_tracking_uri(args.tracking_uri.as_deref()),
             cache_dir: args

@@ -5,12 +5,11 @@
 
 mod common;
 
+use common::service::{Service, http};
 use common::{cascade, fails, ok, path, text};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -25,76 +24,13 @@ fn runs() -> &'static Path {
     })
 }
 
-/// A running `cascade serve`, stopped when dropped.
-struct Service {
-    child: Child,
-    address: String,
-}
-
-impl Service {
-    fn start(extra: &[&str]) -> Self {
-        let runs = runs();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cascade"))
-            .args(["serve", "--retrieval", path(&runs.join("retrieval"))])
-            .args([
-                "--ranking",
-                path(&runs.join("ranking")),
-                "--bind",
-                "127.0.0.1:0",
-            ])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("cascade serve starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("the listening line");
-        let address = line
-            .trim()
-            .strip_prefix("cascade serve: listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        Self { child, address }
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One HTTP/1.1 exchange: the status, the headers (lower-case names) and the body.
-fn http(address: &str, method: &str, target: &str, body: &[u8]) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(address).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    let head = format!(
-        "{method} {target} HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).expect("send head");
-    stream.write_all(body).expect("send body");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read answer");
-    let raw = text(&raw);
-    let (head, body) = raw.split_once("\r\n\r\n").expect("head and body");
-    let status = head[9..12].parse().expect("status code");
-    (status, head.to_lowercase(), body.to_string())
+/// `cascade serve` on the quickstart's retrieval and ranking runs, with `extra` flags.
+fn funnel(extra: &[&str]) -> Service {
+    let runs = runs();
+    let (retrieval, ranking) = (runs.join("retrieval"), runs.join("ranking"));
+    let mut args = vec!["--retrieval", path(&retrieval), "--ranking", path(&ranking)];
+    args.extend_from_slice(extra);
+    Service::start(&args)
 }
 
 fn post(service: &Service, target: &str, body: &Value) -> (u16, Value) {
@@ -135,7 +71,7 @@ fn ids(answer: &Value) -> Vec<String> {
 #[test]
 fn the_service_answers_the_funnel_and_names_every_bad_request() {
     let runs = runs();
-    let service = Service::start(&["--max-body-bytes", "2048"]);
+    let service = funnel(&["--max-body-bytes", "2048"]);
     let (status, health) = get(&service, "/healthz");
     assert_eq!(status, 200, "{health}");
     assert!(health.contains(r#""model_version":1"#), "{health}");
@@ -271,7 +207,7 @@ fn the_service_answers_the_funnel_and_names_every_bad_request() {
 #[test]
 fn reloads_swap_the_model_under_load_without_failing_a_request() {
     let runs = runs();
-    let service = Service::start(&[]);
+    let service = funnel(&[]);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let clients: Vec<_> = (0..6)
         .map(|c| {
@@ -337,7 +273,7 @@ fn reloads_swap_the_model_under_load_without_failing_a_request() {
 
 #[test]
 fn saturation_answers_503_with_retry_after_and_slow_requests_504() {
-    let saturated = Service::start(&["--max-concurrency", "1"]);
+    let saturated = funnel(&["--max-concurrency", "1"]);
     // Every candidate of the corpus re-ranked: long enough for requests to overlap.
     let body = json!({"user_id": "2", "k": 10, "candidates": 5000}).to_string();
     let answers: Vec<(u16, String)> = std::thread::scope(|scope| {
@@ -376,7 +312,7 @@ fn saturation_answers_503_with_retry_after_and_slow_requests_504() {
         "{refused:?}"
     );
 
-    let hurried = Service::start(&["--timeout-ms", "1"]);
+    let hurried = funnel(&["--timeout-ms", "1"]);
     let statuses: Vec<u16> = (0..5)
         .map(|_| http(&hurried.address, "POST", "/v1/recommend", body.as_bytes()).0)
         .collect();
@@ -470,8 +406,8 @@ fn a_pgvector_table_serves_the_same_top_k_as_the_exact_index() {
         "no user or password printed: {exported}"
     );
 
-    let exact = Service::start(&[]);
-    let stored = Service::start(&["--index", &postgres.url]);
+    let exact = funnel(&[]);
+    let stored = funnel(&["--index", &postgres.url]);
     let mut overlap = 0;
     for user in 1..=30 {
         // candidates = k: the re-ranking only reorders the retrieved set.

@@ -10,13 +10,11 @@ mod common;
 #[path = "../../track/tests/support/mod.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use cascade_track::mlflow::{Auth, MlflowClient, ModelVersion};
+use common::service::{Service, http};
 use common::{cascade, fails, ok, path, text};
 use serde_json::{Value, json};
 use support::Server;
@@ -65,36 +63,7 @@ fn train(config: &str, data: &Path, out: &Path, extra: &[&str]) -> String {
     text(&run.stdout) + &text(&run.stderr)
 }
 
-/// A running `cascade serve`, stopped when dropped.
-struct Service {
-    child: Child,
-    address: String,
-}
-
 impl Service {
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cascade"))
-            .arg("serve")
-            .args(args)
-            .args(["--bind", "127.0.0.1:0"])
-            .env_remove("MLFLOW_TRACKING_URI")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("cascade serve starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("the listening line");
-        let address = line
-            .trim()
-            .strip_prefix("cascade serve: listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        Self { child, address }
-    }
-
     /// One HTTP/1.1 exchange with a JSON answer: the status and the body.
     fn call(&self, method: &str, target: &str, body: &Value) -> (u16, Value) {
         let body = if body.is_null() {
@@ -102,24 +71,8 @@ impl Service {
         } else {
             body.to_string()
         };
-        let mut stream = TcpStream::connect(&self.address).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(120)))
-            .expect("timeout");
-        let head = format!(
-            "{method} {target} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\n\
-             content-length: {}\r\nconnection: close\r\n\r\n",
-            self.address,
-            body.len()
-        );
-        stream.write_all(head.as_bytes()).expect("send head");
-        stream.write_all(body.as_bytes()).expect("send body");
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).expect("read answer");
-        let raw = text(&raw);
-        let (head, body) = raw.split_once("\r\n\r\n").expect("head and body");
-        let status = head[9..12].parse().expect("status code");
-        let value = serde_json::from_str(body).unwrap_or_else(|_| panic!("JSON body: {body}"));
+        let (status, _, answer) = http(&self.address, method, target, body.as_bytes());
+        let value = serde_json::from_str(&answer).unwrap_or_else(|_| panic!("JSON body: {answer}"));
         (status, value)
     }
 
@@ -130,16 +83,7 @@ impl Service {
     }
 
     fn metrics(&self) -> String {
-        let mut stream = TcpStream::connect(&self.address).expect("connect");
-        write!(
-            stream,
-            "GET /metrics HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
-            self.address
-        )
-        .expect("send");
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).expect("read answer");
-        text(&raw)
+        http(&self.address, "GET", "/metrics", b"").2
     }
 
     /// Item ids and retrieval scores of user 1's top 10.
@@ -160,13 +104,6 @@ impl Service {
                 )
             })
             .collect()
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -129,6 +129,19 @@ impl KeyedJagged {
         &self.ids[self.offsets[b]..self.offsets[b + 1]]
     }
 
+    /// The first id of feature `feature`'s bag for sample `sample`: the entity of an id
+    /// feature (0, "unknown", when the bag is empty).
+    pub fn first_id(&self, feature: usize, sample: usize) -> u64 {
+        self.bag(feature, sample).first().copied().unwrap_or(0)
+    }
+
+    /// [`first_id`](Self::first_id) of every sample for the feature named `key`; `None` when
+    /// the batch has no such feature.
+    pub fn first_ids(&self, key: &str) -> Option<Vec<u64>> {
+        let f = self.keys.iter().position(|k| k == key)?;
+        Some((0..self.batch_size).map(|s| self.first_id(f, s)).collect())
+    }
+
     /// The ids (and their bag offsets, rebased to 0) of one feature across the whole batch.
     pub fn feature(&self, feature: usize) -> (&[u64], Vec<usize>) {
         let start = feature * self.batch_size;
@@ -157,6 +170,9 @@ mod tests {
         assert_eq!(kj.bag(0, 1), &[2, 3]);
         assert_eq!(kj.bag(1, 0), &[] as &[u64]);
         assert_eq!(kj.bag(1, 1), &[4, 5]);
+        assert_eq!(kj.first_ids("a"), Some(vec![1, 2]));
+        assert_eq!(kj.first_ids("b"), Some(vec![0, 4]));
+        assert_eq!(kj.first_ids("c"), None);
         let (ids, offs) = kj.feature(1);
         assert_eq!(ids, &[4, 5]);
         assert_eq!(offs, vec![0, 0, 2]);

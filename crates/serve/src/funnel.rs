@@ -348,26 +348,10 @@ impl Recommender {
                 cold_start: false,
                 items: self.answer(&[index], query)?.remove(0),
             }),
-            Err(ServeError::UnknownUser(_)) => {
-                let excluded = self.excluded_positions(&query.exclude_items);
-                let items = self
-                    .catalog
-                    .by_popularity(&self.corpus)
-                    .into_iter()
-                    .filter(|item| {
-                        self.position
-                            .get(item)
-                            .is_none_or(|p| excluded.binary_search(p).is_err())
-                    })
-                    .take(query.k)
-                    .enumerate()
-                    .map(|(r, item)| self.recommendation(r, item, 0.0, None))
-                    .collect();
-                Ok(Answer {
-                    cold_start: true,
-                    items,
-                })
-            }
+            Err(ServeError::UnknownUser(_)) => Ok(Answer {
+                cold_start: true,
+                items: self.popular_except(query.k, &query.exclude_items),
+            }),
             Err(e) => Err(e),
         }
     }
@@ -390,9 +374,20 @@ impl Recommender {
 
     /// The `k` most popular items (training interactions), for users the model does not know.
     pub fn popular(&self, k: usize) -> Vec<Recommendation> {
+        self.popular_except(k, &[])
+    }
+
+    /// The `k` most popular items other than the raw ids `excluded`.
+    fn popular_except(&self, k: usize, excluded: &[String]) -> Vec<Recommendation> {
+        let excluded = self.excluded_positions(excluded);
         self.catalog
             .by_popularity(&self.corpus)
             .into_iter()
+            .filter(|item| {
+                self.position
+                    .get(item)
+                    .is_none_or(|p| excluded.binary_search(p).is_err())
+            })
             .take(k)
             .enumerate()
             .map(|(r, item)| self.recommendation(r, item, 0.0, None))

@@ -154,8 +154,8 @@ impl Catalog {
             let users = positions(kj, &self.users.names, data, split)?;
             let items = positions(kj, &self.items.names, data, split)?;
             for s in 0..batch.len {
-                let user = first_id(kj, users[0], s);
-                let item = first_id(kj, items[0], s);
+                let user = kj.first_id(users[0], s);
+                let item = kj.first_id(items[0], s);
                 remember(&mut self.users, user, kj, &users, s);
                 remember(&mut self.items, item, kj, &items, s);
                 if training {
@@ -208,11 +208,6 @@ fn positions(kj: &KeyedJagged, names: &[String], data: &Path, split: &str) -> Re
             })
         })
         .collect()
-}
-
-/// The first id of feature `f`'s bag for sample `s` (0, "unknown", when the bag is empty).
-fn first_id(kj: &KeyedJagged, f: usize, s: usize) -> u64 {
-    kj.bag(f, s).first().copied().unwrap_or(0)
 }
 
 /// Records `id`'s features from sample `s` unless it is known already.

@@ -48,19 +48,11 @@ impl UniformNegatives {
         item_id: &str,
         step: u64,
     ) -> Result<KeyedJagged> {
-        let sparse = &batch.sparse;
-        let f = sparse
-            .keys()
-            .iter()
-            .position(|k| k == item_id)
-            .ok_or_else(|| {
-                TrainError::Invalid(format!(
-                    "the batch has no '{item_id}' feature (the item id)"
-                ))
-            })?;
-        let mut ids: Vec<u64> = (0..sparse.batch_size())
-            .map(|s| sparse.bag(f, s).first().copied().unwrap_or(0))
-            .collect();
+        let mut ids = batch.sparse.first_ids(item_id).ok_or_else(|| {
+            TrainError::Invalid(format!(
+                "the batch has no '{item_id}' feature (the item id)"
+            ))
+        })?;
         // One stream per step, apart from every other step's.
         let mut rng =
             Xoshiro256PlusPlus::seed_from_u64(self.seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15));

@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod service;
+
 /// Runs the built binary with `args`, without any MLflow server from the environment, so a
 /// test only talks to a server it names.
 pub fn cascade(args: &[&str]) -> Output {

@@ -284,18 +284,11 @@ fn check_batch(batch: &Batch) -> Result<()> {
 
 /// The item id of every sample (the first id of its `feature` bag; 0, "unknown", when empty).
 fn item_ids(sparse: &KeyedJagged, feature: &str) -> Result<Vec<u64>> {
-    let f = sparse
-        .keys()
-        .iter()
-        .position(|k| k == feature)
-        .ok_or_else(|| {
-            ModelError::Batch(format!(
-                "the batch has no '{feature}' feature (the item id)"
-            ))
-        })?;
-    Ok((0..sparse.batch_size())
-        .map(|s| sparse.bag(f, s).first().copied().unwrap_or(0))
-        .collect())
+    sparse.first_ids(feature).ok_or_else(|| {
+        ModelError::Batch(format!(
+            "the batch has no '{feature}' feature (the item id)"
+        ))
+    })
 }
 
 /// The log-Q correction of each in-batch column.
