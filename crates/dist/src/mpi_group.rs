@@ -80,15 +80,7 @@ impl MpiGroup {
         let mut recv_counts_c: Vec<Count> = vec![0; self.size];
         self.world
             .all_to_all_into(&send_counts_c[..], &mut recv_counts_c[..]);
-        let recv_counts: Vec<usize> = recv_counts_c.iter().map(|&c| c as usize).collect();
-        let total: usize = recv_counts.iter().sum();
-        if total > MAX_COUNT {
-            return Err(CommError::TooLarge {
-                op,
-                len: total,
-                max: MAX_COUNT,
-            });
-        }
+        let (recv_counts, total) = receive_counts(op, &recv_counts_c)?;
         let send_displs = displacements(&send_counts_c);
         let recv_displs = displacements(&recv_counts_c);
         let mut values = vec![T::default(); total];
@@ -114,15 +106,7 @@ impl MpiGroup {
         let len = to_counts(op, &[send.len()])?[0];
         let mut counts_c: Vec<Count> = vec![0; self.size];
         self.world.all_gather_into(&len, &mut counts_c[..]);
-        let counts: Vec<usize> = counts_c.iter().map(|&c| c as usize).collect();
-        let total: usize = counts.iter().sum();
-        if total > MAX_COUNT {
-            return Err(CommError::TooLarge {
-                op,
-                len: total,
-                max: MAX_COUNT,
-            });
-        }
+        let (counts, total) = receive_counts(op, &counts_c)?;
         let displs = displacements(&counts_c);
         let mut values = vec![T::default(); total];
         {
@@ -216,6 +200,21 @@ impl ProcessGroup for MpiGroup {
         self.world.barrier();
         Ok(())
     }
+}
+
+/// The per-rank counts about to be received, and their total, which MPI's 32-bit counts must
+/// be able to address.
+fn receive_counts(op: &'static str, counts: &[Count]) -> Result<(Vec<usize>, usize)> {
+    let counts: Vec<usize> = counts.iter().map(|&c| c as usize).collect();
+    let total: usize = counts.iter().sum();
+    if total > MAX_COUNT {
+        return Err(CommError::TooLarge {
+            op,
+            len: total,
+            max: MAX_COUNT,
+        });
+    }
+    Ok((counts, total))
 }
 
 #[cfg(test)]
