@@ -11,29 +11,13 @@
 # because MLflow pins many packages of its own.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib/pinned-venv.sh
+source "$root/scripts/lib/pinned-venv.sh"
 venv="$root/.venv-mlflow"
 pinned=mlflow==3.17.2
 
 python_env() {
-  # Tests start servers concurrently: one process at a time creates and fills the venv, the
-  # others wait on the lock and then find it complete.
-  exec 9>"$root/.venv-mlflow.lock"
-  flock 9
-  if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv" >&2
-  fi
-  local py="$venv/bin/python"
-  if ! "$py" -m pip show -q mlflow >/dev/null 2>&1 ||
-    [ "$("$py" -c 'import mlflow; print(mlflow.__version__)' 2>/dev/null)" != "${pinned#mlflow==}" ]; then
-    "$py" -m pip install -q --disable-pip-version-check "$pinned" >&2
-  fi
-  flock -u 9
-  exec 9>&-
-  echo "$py"
-}
-
-free_port() {
-  "$1" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+  pinned_venv "$venv" "$pinned"
 }
 
 start() {

@@ -17,24 +17,13 @@
 # The venv is .venv-pg at the repository root.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib/pinned-venv.sh
+source "$root/scripts/lib/pinned-venv.sh"
 venv="$root/.venv-pg"
 pinned=pgserver==0.1.4
 
 python_env() {
-  # Tests start servers concurrently: one process at a time creates and fills the venv, the
-  # others wait on the lock and then find it complete.
-  exec 9>"$root/.venv-pg.lock"
-  flock 9
-  if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv" >&2
-  fi
-  local py="$venv/bin/python"
-  if [ "$("$py" -c 'import importlib.metadata as m; print(m.version("pgserver"))' 2>/dev/null)" != "${pinned#pgserver==}" ]; then
-    "$py" -m pip install -q --disable-pip-version-check "$pinned" >&2
-  fi
-  flock -u 9
-  exec 9>&-
-  echo "$py"
+  pinned_venv "$venv" "$pinned"
 }
 
 # The bin directory of the bundled PostgreSQL.
@@ -48,10 +37,6 @@ pg_bin() {
     return 1
   fi
   echo "$bin"
-}
-
-free_port() {
-  "$1" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
 # Runs a command as the user owning the cluster: ourselves, or `postgres` when we are root.
