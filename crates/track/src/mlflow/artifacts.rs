@@ -12,7 +12,7 @@ use reqwest::Method;
 use reqwest::blocking::Body;
 use serde::Deserialize;
 
-use super::client::{MlflowClient, api_error};
+use super::client::MlflowClient;
 use crate::error::{Result, TrackError};
 
 /// How long one file upload may take (checkpoints can be large).
@@ -96,6 +96,15 @@ fn segments(artifact_path: &str) -> Result<Vec<&str>> {
 }
 
 impl MlflowClient {
+    /// The proxy URL of the artifact `artifact_path` of the run whose artifacts are at
+    /// `artifact_uri`.
+    fn proxy_url(&self, artifact_uri: &str, artifact_path: &str) -> Result<reqwest::Url> {
+        let root = proxy_root(artifact_uri)?;
+        let mut parts: Vec<&str> = root.split('/').filter(|s| !s.is_empty()).collect();
+        parts.extend(segments(artifact_path)?);
+        self.url_with_segments(PROXY_PREFIX, parts)
+    }
+
     /// Uploads one file as the artifact `artifact_path` (e.g. `checkpoints/last.ckpt`).
     pub fn upload_artifact_file(
         &self,
@@ -103,10 +112,7 @@ impl MlflowClient {
         local: &Path,
         artifact_path: &str,
     ) -> Result<()> {
-        let root = proxy_root(artifact_uri)?;
-        let mut parts: Vec<&str> = root.split('/').filter(|s| !s.is_empty()).collect();
-        parts.extend(segments(artifact_path)?);
-        let url = self.url_with_segments(PROXY_PREFIX, parts)?;
+        let url = self.proxy_url(artifact_uri, artifact_path)?;
         let file = fs::File::open(local)
             .map_err(TrackError::io(format!("opening {}", local.display())))?;
         let len = file
@@ -118,16 +124,7 @@ impl MlflowClient {
             .timeout(UPLOAD_TIMEOUT)
             .header(reqwest::header::CONTENT_LENGTH, len)
             .body(Body::sized(file, len));
-        let response = self.send(request)?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.bytes().unwrap_or_default();
-            return Err(api_error(
-                "mlflow-artifacts/artifacts",
-                status.as_u16(),
-                &body,
-            ));
-        }
+        self.send_ok("mlflow-artifacts/artifacts", request)?;
         Ok(())
     }
 
@@ -230,21 +227,9 @@ impl MlflowClient {
         artifact_path: &str,
         dest: &Path,
     ) -> Result<u64> {
-        let root = proxy_root(artifact_uri)?;
-        let mut parts: Vec<&str> = root.split('/').filter(|s| !s.is_empty()).collect();
-        parts.extend(segments(artifact_path)?);
-        let url = self.url_with_segments(PROXY_PREFIX, parts)?;
+        let url = self.proxy_url(artifact_uri, artifact_path)?;
         let request = self.request(Method::GET, url).timeout(DOWNLOAD_TIMEOUT);
-        let mut response = self.send(request)?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.bytes().unwrap_or_default();
-            return Err(api_error(
-                "mlflow-artifacts/artifacts",
-                status.as_u16(),
-                &body,
-            ));
-        }
+        let mut response = self.send_ok("mlflow-artifacts/artifacts", request)?;
         let mut file = fs::File::create(dest)
             .map_err(TrackError::io(format!("creating {}", dest.display())))?;
         let written = response

@@ -195,6 +195,18 @@ impl MlflowClient {
         request.send().map_err(|e| self.unreachable(&e))
     }
 
+    /// [`send`](Self::send), and MLflow's error for an answer that is not a success (whose
+    /// body is not JSON to decode: an artifact's bytes).
+    pub(crate) fn send_ok(&self, endpoint: &str, request: RequestBuilder) -> Result<Response> {
+        let response = self.send(request)?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.bytes().unwrap_or_default();
+            return Err(api_error(endpoint, status.as_u16(), &body));
+        }
+        Ok(response)
+    }
+
     fn unreachable(&self, e: &reqwest::Error) -> TrackError {
         let mut message = e.to_string();
         let mut source = std::error::Error::source(e);
