@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Tests cascade-dist's MPI process group for real: installs Open MPI if needed
-# (scripts/mpi-setup.sh), builds the `collectives` example with `--features mpi`, and runs it
-# as a single process (Open MPI's singleton mode: a world of one) and under
-# `mpirun -n 2` and `-n 4`. The example runs every collective with rank-dependent data and
-# checks the results; any mismatch, crash or hang (timeout) exits non-zero.
+# Tests training across ranks for real: installs Open MPI if needed (scripts/mpi-setup.sh),
+# then
+#  - runs cascade-dist's `collectives` example (every collective with rank-dependent data) as
+#    a single process (Open MPI's singleton mode) and under `mpirun -n 2` and `-n 4`;
+#  - runs the `sharded` example (sharded embedding tables against one whole collection) on
+#    1 to 4 ranks;
+#  - runs the binary's distributed tests (crates/cli/tests/distributed.rs): the same model on
+#    1, 2 and 4 ranks, resharding a checkpoint, a killed rank, a hung rank.
+# Any mismatch, crash or hang (timeout) exits non-zero.
 #   scripts/test-mpi.sh
 # --oversubscribe lets 4 ranks run on a machine with fewer cores; --allow-run-as-root lets the
 # tests run in containers as root (mpirun refuses root otherwise).
@@ -11,8 +15,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 mpirun=$(scripts/mpi-setup.sh)
-cargo build -p cascade-dist --features mpi --example collectives --profile ci
+cargo build -p cascade-dist --features mpi --example collectives --example sharded --profile ci
 binary="$root/target/ci/examples/collectives"
+sharded="$root/target/ci/examples/sharded"
 # A rank that dies must end the test, not hang it.
 limit=120
 
@@ -22,4 +27,10 @@ for ranks in 2 4; do
   echo "== mpirun -n $ranks"
   timeout "$limit" "$mpirun" --allow-run-as-root --oversubscribe -n "$ranks" "$binary"
 done
-echo "test-mpi: all collectives correct on 1, 2 and 4 ranks"
+echo "== sharded embedding tables"
+for ranks in 1 2 3 4; do
+  timeout "$limit" "$mpirun" --allow-run-as-root --oversubscribe -n "$ranks" "$sharded"
+done
+echo "== training across ranks"
+MPIRUN="$mpirun" timeout 600 cargo test -p cascade --features mpi --profile ci --test distributed
+echo "test-mpi: collectives, sharded tables and distributed training correct on 1 to 4 ranks"

@@ -18,9 +18,10 @@ MLFLOW_TEST_URI=$(scripts/mlflow-server.sh start "$mlflow_store")
 export MLFLOW_TEST_URI
 cargo test --workspace --profile ci
 scripts/interop_mosaic.sh
-# The MPI process group against a real Open MPI (installed by the script): 1, 2 and 4 ranks.
+# The MPI process group, sharded tables and training across 1 to 4 ranks against a real Open MPI
+# (installed by the script).
 scripts/mpi-setup.sh >/dev/null
-cargo clippy -p cascade-dist --features mpi --all-targets --profile ci -- -D warnings
+cargo clippy -p cascade-dist -p cascade-train -p cascade --features cascade-dist/mpi,cascade-train/mpi,cascade/mpi --all-targets --profile ci -- -D warnings
 scripts/test-mpi.sh
 # The HTML report of a training run, rendered by headless Chromium and checked not blank.
 scripts/report-screenshot.sh

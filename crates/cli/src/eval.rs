@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 use cascade_data::DatasetManifest;
+use cascade_dist::SingleProcess;
 use cascade_train::{
     Catalog, EvalInput, TrainModel, eval_json, evaluate_retrieval, load_run, predict,
 };
@@ -65,7 +66,7 @@ pub fn predictions(
             workers: d.loader_threads,
         };
         let (transform, policy) = (d.dense_transform, d.non_finite);
-        predict(&mut run.model, &input, transform, policy)
+        predict(&mut run.model, &input, transform, policy, &SingleProcess)
     })??;
     Ok((preds, split, step))
 }
@@ -115,7 +116,16 @@ fn run_retrieval(args: EvalArgs) -> anyhow::Result<()> {
                     batch_size: d.batch_size,
                     workers: d.loader_threads,
                 };
-                Some(predict(&mut run.model, &input, d.dense_transform, d.non_finite)?.metrics())
+                Some(
+                    predict(
+                        &mut run.model,
+                        &input,
+                        d.dense_transform,
+                        d.non_finite,
+                        &SingleProcess,
+                    )?
+                    .metrics(),
+                )
             }
             false => None,
         };

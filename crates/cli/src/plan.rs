@@ -10,9 +10,8 @@
 use anyhow::Context;
 use cascade_data::DatasetManifest;
 use cascade_dist::plan::{human_bytes, parse_bytes};
-use cascade_dist::{Placement, Plan, RowOptimizer, RowStorage, TableSpec, Thresholds};
+use cascade_dist::{Placement, Plan, TableSpec, Thresholds};
 use cascade_train::TrainConfig;
-use cascade_train::config::{SparseOptimizerKind, StorageKind};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -25,9 +24,10 @@ pub struct PlanArgs {
     #[arg(long, value_name = "N")]
     pub world_size: usize,
     /// Memory each rank may spend on embedding rows and their optimizer state, e.g. 4GiB,
-    /// 512MiB, 16G or a number of bytes.
-    #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = parse_bytes)]
-    pub memory_per_rank: u64,
+    /// 512MiB, 16G or a number of bytes (default: distributed.memory_per_rank of the
+    /// configuration, as training plans it).
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes)]
+    pub memory_per_rank: Option<u64>,
     /// Dataset folder (with cascade.json) whose feature cardinalities size the tables;
     /// overrides data.path of the configuration.
     #[arg(long, value_name = "DIR")]
@@ -38,13 +38,15 @@ pub struct PlanArgs {
     /// Without a dataset: how many sparse tables a ranking model has (named sparse_0, …).
     #[arg(long, value_name = "N")]
     pub tables: Option<usize>,
-    /// Tables of at most this size are replicated on every rank.
-    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_bytes)]
-    pub replicate_max: u64,
+    /// Tables of at most this size are replicated on every rank (default:
+    /// distributed.replicate_max of the configuration).
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes)]
+    pub replicate_max: Option<u64>,
     /// Tables above this fraction of --memory-per-rank are split row-wise over all ranks;
-    /// those in between live whole on one rank.
-    #[arg(long, value_name = "FRACTION", default_value_t = 0.25)]
-    pub table_wise_max_fraction: f64,
+    /// those in between live whole on one rank (default:
+    /// distributed.table_wise_max_fraction of the configuration).
+    #[arg(long, value_name = "FRACTION")]
+    pub table_wise_max_fraction: Option<f64>,
     /// Override one configuration key, e.g. --set model.embedding_dim=128 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
@@ -60,17 +62,23 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     }
     let config = TrainConfig::load(&args.config, &args.set)?;
     let tables = tables(&config, &args)?;
+    let configured = config.distributed.thresholds();
     let thresholds = Thresholds {
-        replicate_max_bytes: args.replicate_max,
-        table_wise_max_budget_fraction: args.table_wise_max_fraction,
+        replicate_max_bytes: args.replicate_max.unwrap_or(configured.replicate_max_bytes),
+        table_wise_max_budget_fraction: args
+            .table_wise_max_fraction
+            .unwrap_or(configured.table_wise_max_budget_fraction),
     };
-    let plan = cascade_dist::plan(&tables, args.world_size, args.memory_per_rank, thresholds)
+    let memory_per_rank = args
+        .memory_per_rank
+        .unwrap_or_else(|| config.distributed.memory_budget());
+    let plan = cascade_dist::plan(&tables, args.world_size, memory_per_rank, thresholds)
         .with_context(|| {
             format!(
                 "planning {} tables over {} ranks with {} each",
                 tables.len(),
                 args.world_size,
-                human_bytes(args.memory_per_rank)
+                human_bytes(memory_per_rank)
             )
         })?;
     if args.json {
@@ -83,23 +91,18 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
 
 /// The embedding tables `config` trains, sized from the dataset or from the flags.
 fn tables(config: &TrainConfig, args: &PlanArgs) -> anyhow::Result<Vec<TableSpec>> {
-    let storage = match config.embeddings.storage {
-        StorageKind::F32 => RowStorage::F32,
-        StorageKind::F16 => RowStorage::F16,
-        StorageKind::Int8 => RowStorage::Int8,
-    };
-    let optimizer = match config.embeddings.optimizer {
-        SparseOptimizerKind::Sgd => RowOptimizer::Sgd,
-        SparseOptimizerKind::RowwiseAdagrad => RowOptimizer::RowwiseAdagrad,
-        SparseOptimizerKind::Adam => RowOptimizer::Adam,
-    };
-    let table = |name: String, rows: u64, dim: usize| TableSpec {
-        name,
-        rows,
-        dim,
-        storage,
-        optimizer,
-    };
+    Ok(cascade_train::table_specs(
+        config,
+        &table_shapes(config, args)?,
+    ))
+}
+
+/// The name, rows and dim of every embedding table `config` trains.
+fn table_shapes(
+    config: &TrainConfig,
+    args: &PlanArgs,
+) -> anyhow::Result<Vec<(String, u64, usize)>> {
+    let table = |name: String, rows: u64, dim: usize| (name, rows, dim);
     let data = args.data.clone().or_else(|| config.data.path.clone());
     if let Some(dir) = data {
         let manifest = DatasetManifest::load(&dir)
@@ -127,7 +130,7 @@ fn tables(config: &TrainConfig, args: &PlanArgs) -> anyhow::Result<Vec<TableSpec
     )?;
     Ok(match &config.two_tower {
         Some(t) => {
-            let tower = |names: &[String]| -> Vec<TableSpec> {
+            let tower = |names: &[String]| -> Vec<(String, u64, usize)> {
                 names
                     .iter()
                     .enumerate()

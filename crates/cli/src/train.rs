@@ -78,9 +78,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             if let Some(data) = args.data {
                 config.data.path = Some(data);
             }
-            let run_dir = match args.out {
-                Some(out) => out,
-                None => default_run_dir(&path),
+            let run_dir = match (args.out, cascade_dist::launcher_world_size()) {
+                (Some(out), _) => out,
+                (None, Some((ranks, _))) if ranks > 1 => anyhow::bail!(
+                    "give --out RUN_DIR: all {ranks} ranks must write into the same run folder, \
+                     on a filesystem they share"
+                ),
+                (None, _) => default_run_dir(&path),
             };
             (
                 cascade_train::train_with(&config, &run_dir, &options)?,
@@ -89,6 +93,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         }
         (None, None) => anyhow::bail!("give a configuration file or --resume RUN_DIR"),
     };
+    if trained.rank != 0 {
+        // Rank 0 reports on the run.
+        return Ok(());
+    }
     let text = serde_json::to_string_pretty(&trained.summary).context("summary")?;
     println!("{text}");
     let tracking = &trained.tracking;

@@ -87,6 +87,16 @@ pub trait ProcessGroup: std::fmt::Debug {
     /// Returns once every rank has called it: before and after writing a checkpoint, so no
     /// rank reads a checkpoint another is still writing.
     fn barrier(&self) -> Result<()>;
+
+    /// Sets the longest time one collective may wait for the other ranks (`None`: no limit);
+    /// past it, this rank prints which collective it was in and aborts, so a dead or hung rank
+    /// ends the job instead of hanging it. A no-op for a single process, which never waits.
+    fn set_collective_timeout(&self, timeout: Option<std::time::Duration>);
+
+    /// Ends the whole job with exit status `code`, without waiting for the other ranks: what a
+    /// rank does on an error the others cannot know about (they would otherwise wait for it in
+    /// the next collective). A single process simply exits.
+    fn abort(&self, code: i32) -> !;
 }
 
 /// Checks the counts of an all-to-all-v call against the group and the send buffer.
@@ -186,6 +196,12 @@ impl ProcessGroup for SingleProcess {
 
     fn barrier(&self) -> Result<()> {
         Ok(())
+    }
+
+    fn set_collective_timeout(&self, _timeout: Option<std::time::Duration>) {}
+
+    fn abort(&self, code: i32) -> ! {
+        std::process::exit(code)
     }
 }
 

@@ -1,6 +1,7 @@
-//! Foundations of Cascade's distributed training: **process groups** with the collective
-//! operations training is built from, and the **sharding planner** that decides where each
-//! embedding table lives.
+//! Cascade's distributed training: **process groups** with the collective operations training
+//! is built from, the **sharding planner** that decides where each embedding table lives, and
+//! the **sharded embedding collection** ([`ShardedEmbeddings`]) that looks tables up and trains
+//! them across ranks with all-to-all exchanges, as TorchRec's sharded collections do.
 //!
 //! # Process groups
 //!
@@ -22,7 +23,7 @@
 //!
 //! | collective | training's use |
 //! |---|---|
-//! | [`all_reduce_sum_f32`](ProcessGroup::all_reduce_sum_f32) | sum the gradients of the replicated dense layers (data parallelism, as PyTorch DDP does) and of replicated tables |
+//! | [`all_reduce_sum_f32`](ProcessGroup::all_reduce_sum_f32) | sum the gradients of the replicated dense layers (data parallelism, as PyTorch DDP does) |
 //! | [`all_reduce_sum_f64`](ProcessGroup::all_reduce_sum_f64) | loss and metric sums |
 //! | [`all_to_all_v_u64`](ProcessGroup::all_to_all_v_u64) | send each batch id to the rank holding its row (the input distribution of TorchRec's sharded embedding collections) |
 //! | [`all_to_all_v_f32`](ProcessGroup::all_to_all_v_f32) | return pooled embeddings to the ranks whose samples asked for them; in backward, send their gradients to the rows' owners, where the fused sparse optimizer updates the rows |
@@ -53,8 +54,9 @@
 //! three placements of TorchRec's planner:
 //!
 //! - [`Placement::Replicated`] (TorchRec's data-parallel): tables of at most
-//!   [`Thresholds::replicate_max_bytes`] (default 1 MiB) are copied to every rank; their
-//!   gradients are all-reduced like the dense layers', and they need no all-to-all.
+//!   [`Thresholds::replicate_max_bytes`] (default 1 MiB) are copied to every rank, which pools
+//!   its own samples locally; every copy receives the whole global batch's ids and pooled
+//!   gradients, and applies the same sparse update, so the copies stay identical.
 //! - [`Placement::TableWise`]: mid-size tables live whole on one rank, assigned greedily,
 //!   largest first, to the rank holding the fewest bytes so far.
 //! - [`Placement::RowWise`]: tables larger than
@@ -78,6 +80,9 @@ mod group;
 #[cfg(feature = "mpi")]
 mod mpi_group;
 pub mod plan;
+mod sharded;
+#[cfg(feature = "mpi")]
+mod watchdog;
 
 pub use env::{WORLD_SIZE_VARIABLES, from_environment, launcher_world_size};
 pub use error::{CommError, Result};
@@ -88,3 +93,4 @@ pub use plan::{
     Placement, Plan, PlanError, RowOptimizer, RowStorage, TablePlan, TableSpec, Thresholds, plan,
     row_ranges,
 };
+pub use sharded::{CommStats, ShardedEmbeddings, ShardedError};

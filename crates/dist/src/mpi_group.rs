@@ -2,6 +2,7 @@
 
 use crate::error::{CommError, Result};
 use crate::group::{ProcessGroup, Received, check_counts, check_root};
+use crate::watchdog::Watchdog;
 use mpi::Count;
 use mpi::collective::SystemOperation;
 use mpi::datatype::{Equivalence, Partition, PartitionMut};
@@ -21,6 +22,8 @@ const MAX_COUNT: usize = Count::MAX as usize;
 /// level). Errors inside MPI abort the whole job (MPI's default handler), so a dead rank ends
 /// the job rather than hanging the others in a collective.
 pub struct MpiGroup {
+    /// Declared first: its thread stops before MPI is finalised.
+    watchdog: Watchdog,
     world: SimpleCommunicator,
     rank: usize,
     size: usize,
@@ -51,6 +54,7 @@ impl MpiGroup {
             .filter(|&s| s > 0)
             .ok_or_else(|| CommError::Init(format!("bad world size {}", world.size())))?;
         Ok(MpiGroup {
+            watchdog: Watchdog::start(rank, size),
             world,
             rank,
             size,
@@ -153,31 +157,38 @@ impl ProcessGroup for MpiGroup {
     }
 
     fn all_reduce_sum_f32(&self, values: &mut [f32]) -> Result<()> {
+        let _in = self.watchdog.enter("all_reduce_sum_f32");
         self.all_reduce_sum(values)
     }
 
     fn all_reduce_sum_f64(&self, values: &mut [f64]) -> Result<()> {
+        let _in = self.watchdog.enter("all_reduce_sum_f64");
         self.all_reduce_sum(values)
     }
 
     fn all_to_all_v_u64(&self, send: &[u64], send_counts: &[usize]) -> Result<Received<u64>> {
+        let _in = self.watchdog.enter("all_to_all_v_u64");
         self.all_to_all_v("all_to_all_v_u64", send, send_counts)
     }
 
     fn all_to_all_v_f32(&self, send: &[f32], send_counts: &[usize]) -> Result<Received<f32>> {
+        let _in = self.watchdog.enter("all_to_all_v_f32");
         self.all_to_all_v("all_to_all_v_f32", send, send_counts)
     }
 
     fn all_gather_v_u64(&self, send: &[u64]) -> Result<Received<u64>> {
+        let _in = self.watchdog.enter("all_gather_v_u64");
         self.all_gather_v("all_gather_v_u64", send)
     }
 
     fn all_gather_v_f32(&self, send: &[f32]) -> Result<Received<f32>> {
+        let _in = self.watchdog.enter("all_gather_v_f32");
         self.all_gather_v("all_gather_v_f32", send)
     }
 
     fn broadcast_bytes(&self, bytes: &mut Vec<u8>, root: usize) -> Result<()> {
         check_root("broadcast_bytes", root, self.size)?;
+        let _in = self.watchdog.enter("broadcast_bytes");
         let root_process = self.world.process_at_rank(root as mpi::Rank);
         let mut len = bytes.len() as u64;
         root_process.broadcast_into(&mut len);
@@ -197,8 +208,17 @@ impl ProcessGroup for MpiGroup {
     }
 
     fn barrier(&self) -> Result<()> {
+        let _in = self.watchdog.enter("barrier");
         self.world.barrier();
         Ok(())
+    }
+
+    fn set_collective_timeout(&self, timeout: Option<std::time::Duration>) {
+        self.watchdog.set_timeout(timeout);
+    }
+
+    fn abort(&self, code: i32) -> ! {
+        self.world.abort(code)
     }
 }
 

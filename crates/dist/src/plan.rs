@@ -104,8 +104,8 @@ impl Default for Thresholds {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Placement {
-    /// Every rank holds a full copy and trains it data-parallel (its gradients are
-    /// all-reduced like dense parameters).
+    /// Every rank holds a full copy and trains it data-parallel: each copy applies the same
+    /// update for the whole global batch.
     Replicated,
     /// The whole table lives on `rank`; other ranks send it their ids and receive pooled
     /// embeddings by all-to-all.

@@ -30,12 +30,12 @@ const MAX_NAME_BYTES: u32 = 1 << 16;
 
 /// One table's entry in the checkpoint header.
 #[derive(Debug, PartialEq)]
-struct TableHeader {
-    name: String,
-    rows: u64,
-    dim: u32,
-    storage: u8,
-    state_per_row: u32,
+pub(crate) struct TableHeader {
+    pub(crate) name: String,
+    pub(crate) rows: u64,
+    pub(crate) dim: u32,
+    pub(crate) storage: u8,
+    pub(crate) state_per_row: u32,
 }
 
 impl TableHeader {
@@ -47,8 +47,24 @@ impl TableHeader {
         format!("{} x {} {storage} rows", self.rows, self.dim)
     }
 
+    /// How this header (of a checkpoint) differs from `want` (of a collection).
+    pub(crate) fn difference(&self, want: &TableHeader) -> String {
+        if self.state_per_row != want.state_per_row {
+            format!(
+                "{} optimizer state values per row in the checkpoint, {} in the collection",
+                self.state_per_row, want.state_per_row
+            )
+        } else {
+            format!(
+                "the checkpoint holds {}, the collection {}",
+                self.describe(),
+                want.describe()
+            )
+        }
+    }
+
     /// Bytes of this table's body.
-    fn body_bytes(&self) -> Option<u64> {
+    pub(crate) fn body_bytes(&self) -> Option<u64> {
         let storage = Storage::from_tag(self.storage)?;
         let params = storage.bytes(self.rows, self.dim as usize);
         let state = self
@@ -60,7 +76,7 @@ impl TableHeader {
 }
 
 impl EmbeddingCollection {
-    fn headers(&self) -> Vec<TableHeader> {
+    pub(crate) fn headers(&self) -> Vec<TableHeader> {
         self.tables
             .iter()
             .map(|t| TableHeader {
@@ -121,92 +137,129 @@ impl EmbeddingCollection {
     /// the first table that differs.
     pub fn load(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let io = |source| EmbedError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        let (mut r, file) = open(path)?;
         let bad = |reason: String| EmbedError::Checkpoint {
             path: path.to_path_buf(),
             reason,
         };
-        let file = File::open(path).map_err(io)?;
-        let file_len = file.metadata().map_err(io)?.len();
-        let mut r = CountingReader {
-            inner: BufReader::with_capacity(1 << 20, file),
-            read: 0,
-        };
-
-        let magic: [u8; 8] = r.array().map_err(io)?;
-        if &magic != MAGIC {
-            return Err(bad("not an embedding checkpoint (wrong magic bytes)".into()));
-        }
-        let version = u32::from_le_bytes(r.array().map_err(io)?);
-        if version != VERSION {
-            return Err(bad(format!(
-                "format version {version}; this build reads version {VERSION}"
-            )));
-        }
-        let [tag] = r.array().map_err(io)?;
-        if tag != self.optimizer.tag() {
-            return Err(bad(format!(
-                "it holds {} state, but the collection uses {}",
-                Optimizer::tag_name(tag),
-                Optimizer::tag_name(self.optimizer.tag())
-            )));
-        }
-        let step = u64::from_le_bytes(r.array().map_err(io)?);
-        let count = u32::from_le_bytes(r.array().map_err(io)?);
+        self.check_optimizer(path, file.optimizer_tag)?;
         let expected = self.headers();
-        if count as usize != expected.len() {
+        if file.tables.len() != expected.len() {
             return Err(bad(format!(
-                "it holds {count} tables, but the collection has {}",
+                "it holds {} tables, but the collection has {}",
+                file.tables.len(),
                 expected.len()
             )));
         }
-        let mut body_bytes = 0u64;
-        for (i, want) in expected.iter().enumerate() {
-            let found = read_table_header(&mut r).map_err(io)?;
-            let found = found.ok_or_else(|| bad(format!("table #{i} has a corrupt name")))?;
+        for (i, (found, want)) in file.tables.iter().zip(&expected).enumerate() {
             if found.name != want.name {
                 return Err(bad(format!(
                     "table #{i} is '{}' in the checkpoint but '{}' in the collection",
                     found.name, want.name
                 )));
             }
-            if found != *want {
-                let detail = if found.state_per_row != want.state_per_row {
-                    format!(
-                        "{} optimizer state values per row in the checkpoint, {} in the collection",
-                        found.state_per_row, want.state_per_row
-                    )
-                } else {
-                    format!(
-                        "the checkpoint holds {}, the collection {}",
-                        found.describe(),
-                        want.describe()
-                    )
-                };
-                return Err(bad(format!("table '{}': {detail}", want.name)));
+            if found != want {
+                return Err(bad(format!(
+                    "table '{}': {}",
+                    want.name,
+                    found.difference(want)
+                )));
             }
-            body_bytes += want.body_bytes().unwrap_or(u64::MAX);
         }
-        let total = r.read.saturating_add(body_bytes);
-        if total != file_len {
-            return Err(bad(format!(
-                "the header describes {total} bytes but the file has {file_len} (truncated or corrupt)"
-            )));
-        }
+        let io = io_error(path);
         for table in &mut self.tables {
-            table.store.load(&mut r).map_err(io)?;
-            read_f32s(&mut r, &mut table.state).map_err(io)?;
+            table.store.load(&mut r).map_err(&io)?;
+            read_f32s(&mut r, &mut table.state).map_err(&io)?;
         }
-        self.step = step;
+        self.step = file.step;
         Ok(())
+    }
+
+    /// Fails unless a checkpoint's optimizer tag is this collection's optimizer's.
+    pub(crate) fn check_optimizer(&self, path: &Path, tag: u8) -> Result<()> {
+        if tag == self.optimizer.tag() {
+            return Ok(());
+        }
+        Err(EmbedError::Checkpoint {
+            path: path.to_path_buf(),
+            reason: format!(
+                "it holds {} state, but the collection uses {}",
+                Optimizer::tag_name(tag),
+                Optimizer::tag_name(self.optimizer.tag())
+            ),
+        })
     }
 }
 
+/// What a checkpoint file's header says: the optimizer, its step, and the tables in order.
+pub(crate) struct FileHeader {
+    pub(crate) optimizer_tag: u8,
+    pub(crate) step: u64,
+    pub(crate) tables: Vec<TableHeader>,
+}
+
+/// The error of an I/O failure on the checkpoint file `path`.
+pub(crate) fn io_error(path: &Path) -> impl Fn(std::io::Error) -> EmbedError + '_ {
+    |source| EmbedError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Opens the checkpoint file `path` and reads its header, checking the magic bytes, the
+/// version, every table header and the file's length against what the header describes;
+/// returns the reader, positioned at the first table's body, and the header.
+pub(crate) fn open(path: &Path) -> Result<(CountingReader<BufReader<File>>, FileHeader)> {
+    let io = io_error(path);
+    let bad = |reason: String| EmbedError::Checkpoint {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file = File::open(path).map_err(&io)?;
+    let file_len = file.metadata().map_err(&io)?.len();
+    let mut r = CountingReader {
+        inner: BufReader::with_capacity(1 << 20, file),
+        read: 0,
+    };
+    let magic: [u8; 8] = r.array().map_err(&io)?;
+    if &magic != MAGIC {
+        return Err(bad("not an embedding checkpoint (wrong magic bytes)".into()));
+    }
+    let version = u32::from_le_bytes(r.array().map_err(&io)?);
+    if version != VERSION {
+        return Err(bad(format!(
+            "format version {version}; this build reads version {VERSION}"
+        )));
+    }
+    let [optimizer_tag] = r.array().map_err(&io)?;
+    let step = u64::from_le_bytes(r.array().map_err(&io)?);
+    let count = u32::from_le_bytes(r.array().map_err(&io)?);
+    let mut tables = Vec::new();
+    let mut body_bytes = 0u64;
+    for i in 0..count {
+        let found = read_table_header(&mut r).map_err(&io)?;
+        let found = found.ok_or_else(|| bad(format!("table #{i} has a corrupt name")))?;
+        body_bytes = body_bytes.saturating_add(found.body_bytes().unwrap_or(u64::MAX));
+        tables.push(found);
+    }
+    let total = r.read.saturating_add(body_bytes);
+    if total != file_len {
+        return Err(bad(format!(
+            "the header describes {total} bytes but the file has {file_len} (truncated or corrupt)"
+        )));
+    }
+    Ok((
+        r,
+        FileHeader {
+            optimizer_tag,
+            step,
+            tables,
+        },
+    ))
+}
+
 /// A reader that counts the bytes read through it, to locate the end of the header.
-struct CountingReader<R> {
+pub(crate) struct CountingReader<R> {
     inner: R,
     read: u64,
 }

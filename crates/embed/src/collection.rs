@@ -38,6 +38,24 @@ pub struct TableMemory {
     pub state_bytes: u64,
 }
 
+/// One table of a collection, or the contiguous range of its rows a collection holds when the
+/// table is split by rows over several ranks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableShard {
+    /// The whole table's configuration (its `rows` is the whole table's row count).
+    pub config: TableConfig,
+    /// The rows held, a non-empty range within `0..config.rows`.
+    pub rows: std::ops::Range<u64>,
+}
+
+impl TableShard {
+    /// The whole table.
+    pub fn whole(config: TableConfig) -> Self {
+        let rows = 0..config.rows;
+        Self { config, rows }
+    }
+}
+
 /// Embedding tables, the features they serve, and their shared sparse optimizer.
 #[derive(Debug, Clone)]
 pub struct EmbeddingCollection {
@@ -55,7 +73,20 @@ impl EmbeddingCollection {
     /// Builds and initialises every table; fails on an invalid table or optimizer, a repeated
     /// table name, or a feature served by two tables.
     pub fn new(configs: Vec<TableConfig>, optimizer: Optimizer) -> Result<Self> {
+        Self::from_shards(
+            configs.into_iter().map(TableShard::whole).collect(),
+            optimizer,
+        )
+    }
+
+    /// Builds a collection holding only the given rows of each table: the part of a sharded
+    /// collection one rank keeps. Each shard is initialised exactly as the same rows of the
+    /// whole table, and addressed by local row (row `r` of the whole table is row
+    /// `r - shard.rows.start` here). Fails as [`new`](Self::new) does, and on an empty or
+    /// out-of-range row range.
+    pub fn from_shards(shards: Vec<TableShard>, optimizer: Optimizer) -> Result<Self> {
         optimizer.validate()?;
+        let configs: Vec<&TableConfig> = shards.iter().map(|s| &s.config).collect();
         if configs.is_empty() {
             return Err(EmbedError::Config {
                 table: String::new(),
@@ -91,9 +122,9 @@ impl EmbeddingCollection {
                 width += cfg.dim;
             }
         }
-        let tables = configs
+        let tables = shards
             .into_iter()
-            .map(|cfg| EmbeddingTable::new(cfg, &optimizer))
+            .map(|shard| EmbeddingTable::shard(shard.config, shard.rows, &optimizer))
             .collect::<Result<Vec<_>>>()?;
         let workspaces = vec![GradWorkspace::default(); tables.len()];
         Ok(Self {

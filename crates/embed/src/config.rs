@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EmbedError, Result};
+use crate::random::mix64;
 use crate::storage::Storage;
 
 /// How the embeddings of one bag are combined into one vector.
@@ -152,6 +153,35 @@ impl TableConfig {
     /// Bytes the table's parameters occupy, known before the table is built (for planners).
     pub fn param_bytes(&self) -> u64 {
         self.storage.bytes(self.rows, self.dim)
+    }
+
+    /// The row that feature id `id` maps to under the table's out-of-range policy (identity,
+    /// modulo or hash), or `None` when the policy refuses it. Known without the table, so a
+    /// rank can route ids to the rank holding their rows.
+    pub fn row_of(&self, id: u64) -> Option<u64> {
+        let rows = self.rows;
+        match self.out_of_range {
+            OutOfRange::Error => (id < rows).then_some(id),
+            OutOfRange::Modulo => Some(id % rows),
+            OutOfRange::Hash => Some(mix64(id) % rows),
+        }
+    }
+
+    /// Fails with an error naming the table, `feature` and the first refused id, if any id in
+    /// `ids` is refused by the table's policy.
+    pub fn check_ids(&self, feature: &str, ids: &[u64]) -> Result<()> {
+        if self.out_of_range != OutOfRange::Error {
+            return Ok(());
+        }
+        match ids.iter().find(|&&id| id >= self.rows) {
+            Some(&id) => Err(EmbedError::IdOutOfRange {
+                table: self.name.clone(),
+                feature: feature.to_string(),
+                id,
+                rows: self.rows,
+            }),
+            None => Ok(()),
+        }
     }
 }
 

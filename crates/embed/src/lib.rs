@@ -16,14 +16,16 @@ mod grads;
 mod optim;
 mod pooled;
 mod random;
+mod shards;
 mod storage;
 mod table;
 
-pub use collection::{EmbeddingCollection, TableMemory};
+pub use collection::{EmbeddingCollection, TableMemory, TableShard};
 pub use config::{Init, OutOfRange, Pooling, TableConfig};
 pub use error::{EmbedError, Result};
 pub use grads::RowGradients;
 pub use optim::Optimizer;
 pub use pooled::{FeatureSlot, FeatureView, Pooled};
+pub use shards::has_shards;
 pub use storage::Storage;
 pub use table::EmbeddingTable;

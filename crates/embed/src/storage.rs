@@ -204,6 +204,37 @@ impl RowStore {
         }
     }
 
+    /// Copies `count` rows from row `from` of `source` (the same format and dim) to row `to`,
+    /// exactly as encoded. A different format copies nothing; callers check formats first.
+    pub(crate) fn copy_rows(
+        &mut self,
+        to: usize,
+        source: &RowStore,
+        from: usize,
+        count: usize,
+        dim: usize,
+    ) {
+        let (dst, src) = (
+            to * dim..(to + count) * dim,
+            from * dim..(from + count) * dim,
+        );
+        match (self, source) {
+            (RowStore::F32(d), RowStore::F32(s)) => d[dst].copy_from_slice(&s[src]),
+            (RowStore::F16(d), RowStore::F16(s)) => d[dst].copy_from_slice(&s[src]),
+            (
+                RowStore::Int8 { codes, qparams },
+                RowStore::Int8 {
+                    codes: source_codes,
+                    qparams: source_qparams,
+                },
+            ) => {
+                codes[dst].copy_from_slice(&source_codes[src]);
+                qparams[to..to + count].copy_from_slice(&source_qparams[from..from + count]);
+            }
+            _ => {}
+        }
+    }
+
     /// Writes the rows in the checkpoint encoding (little-endian, row-major; int8 codes first,
     /// then the per-row scale and bias pairs).
     pub(crate) fn save(&self, w: &mut impl Write) -> io::Result<()> {

@@ -5,11 +5,12 @@
 //! policy maps it to a row index (identity, modulo, or hash).
 
 use crate::collection::PREFETCH_AHEAD;
-use crate::config::{Init, OutOfRange, TableConfig};
+use crate::config::{Init, TableConfig};
 use crate::error::{EmbedError, Result};
 use crate::optim::{Optimizer, RowUpdate};
-use crate::random::{SplitMix, hash_name, mix64};
+use crate::random::{SplitMix, hash_name};
 use crate::storage::{RowStore, prefetch_span};
+use std::ops::Range;
 
 /// The rows of one table and their optimizer state.
 #[derive(Debug, Clone)]
@@ -19,19 +20,50 @@ pub struct EmbeddingTable {
     /// `rows * state_per_row` f32 values; row `r`'s state is one contiguous run.
     pub(crate) state: Vec<f32>,
     state_per_row: usize,
+    /// The whole table's first row this one holds: 0, unless it is a shard of a table split
+    /// by rows over ranks.
+    first_row: u64,
+    /// Rows of the whole table this one is (a shard of).
+    full_rows: u64,
 }
 
 impl EmbeddingTable {
     /// Builds and initialises a table for `optimizer`, after validating its configuration.
+    #[cfg(test)]
     pub(crate) fn new(config: TableConfig, optimizer: &Optimizer) -> Result<Self> {
+        let rows = 0..config.rows;
+        Self::shard(config, rows, optimizer)
+    }
+
+    /// Builds rows `rows` of the table `config` describes (all of it when the range covers
+    /// every row): the table holds `rows.end - rows.start` rows, row `i` of it being row
+    /// `rows.start + i` of the whole table, initialised exactly as the whole table would
+    /// initialise it. The shard's own configuration is `config` with that row count.
+    pub(crate) fn shard(
+        mut config: TableConfig,
+        rows: Range<u64>,
+        optimizer: &Optimizer,
+    ) -> Result<Self> {
         config.validate()?;
-        // `validate` checked that rows * dim elements fit in memory, so rows fits in usize.
-        let rows = config.rows as usize;
+        if rows.start >= rows.end || rows.end > config.rows {
+            return Err(EmbedError::Config {
+                table: config.name.clone(),
+                reason: format!(
+                    "shard rows {}..{} are empty or outside the table's {} rows",
+                    rows.start, rows.end, config.rows
+                ),
+            });
+        }
+        let full_rows = config.rows;
         let seed = config.seed ^ hash_name(&config.name);
         let init = config.init;
-        let bound = (1.0 / config.rows as f64).sqrt() as f32;
-        let store = RowStore::build(config.storage, rows, config.dim, |row, out| {
-            let mut rng = SplitMix::for_row(seed, row as u64);
+        let bound = (1.0 / full_rows as f64).sqrt() as f32;
+        let first_row = rows.start;
+        config.rows = rows.end - rows.start;
+        // `validate` checked that the whole table fits in memory, so the shard's rows fit in usize.
+        let count = config.rows as usize;
+        let store = RowStore::build(config.storage, count, config.dim, |row, out| {
+            let mut rng = SplitMix::for_row(seed, first_row + row as u64);
             match init {
                 Init::Uniform => out.iter_mut().for_each(|v| *v = rng.uniform(bound)),
                 Init::Normal { std } => out.iter_mut().for_each(|v| *v = std * rng.normal()),
@@ -40,10 +72,41 @@ impl EmbeddingTable {
         let state_per_row = optimizer.state_per_row(config.dim);
         Ok(Self {
             store,
-            state: vec![0.0; rows * state_per_row],
+            state: vec![0.0; count * state_per_row],
             state_per_row,
             config,
+            first_row,
+            full_rows,
         })
+    }
+
+    /// The rows of the whole table this table holds: `0..rows()` unless it is a shard.
+    pub fn row_range(&self) -> Range<u64> {
+        self.first_row..self.first_row + self.config.rows
+    }
+
+    /// Rows of the whole table this one is a shard of (its own row count when it is whole).
+    pub fn full_rows(&self) -> u64 {
+        self.full_rows
+    }
+
+    /// Copies `count` rows starting at row `from` of `source` (same dim, storage and
+    /// optimizer) into this table starting at row `to`, exactly as stored (no requantising),
+    /// with their optimizer state: how rows move between shards when a checkpoint is loaded
+    /// onto another world size.
+    pub(crate) fn copy_rows(
+        &mut self,
+        to: usize,
+        source: &RowStore,
+        source_state: &[f32],
+        from: usize,
+        count: usize,
+    ) {
+        let spr = self.state_per_row;
+        self.store
+            .copy_rows(to, source, from, count, self.config.dim);
+        self.state[to * spr..(to + count) * spr]
+            .copy_from_slice(&source_state[from * spr..(from + count) * spr]);
     }
 
     /// The configuration the table was built from.
@@ -85,12 +148,7 @@ impl EmbeddingTable {
     /// The row that feature id `id` maps to under the table's out-of-range policy, or `None`
     /// when the policy refuses it.
     pub fn row_of(&self, id: u64) -> Option<u64> {
-        let rows = self.config.rows;
-        match self.config.out_of_range {
-            OutOfRange::Error => (id < rows).then_some(id),
-            OutOfRange::Modulo => Some(id % rows),
-            OutOfRange::Hash => Some(mix64(id) % rows),
-        }
+        self.config.row_of(id)
     }
 
     /// [`row_of`](Self::row_of) for an id already checked by [`check_ids`](Self::check_ids).
@@ -102,19 +160,7 @@ impl EmbeddingTable {
     /// Fails with an error naming the table, `feature` and the first refused id, if any id in
     /// `ids` is refused by the table's policy.
     pub(crate) fn check_ids(&self, feature: &str, ids: &[u64]) -> Result<()> {
-        if self.config.out_of_range != OutOfRange::Error {
-            return Ok(());
-        }
-        let rows = self.config.rows;
-        match ids.iter().find(|&&id| id >= rows) {
-            Some(&id) => Err(EmbedError::IdOutOfRange {
-                table: self.config.name.clone(),
-                feature: feature.to_string(),
-                id,
-                rows,
-            }),
-            None => Ok(()),
-        }
+        self.config.check_ids(feature, ids)
     }
 
     fn row_index(&self, row: u64) -> Result<usize> {
@@ -196,6 +242,7 @@ impl EmbeddingTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::OutOfRange;
     use crate::storage::Storage;
 
     fn table(cfg: TableConfig) -> EmbeddingTable {

@@ -30,6 +30,10 @@ pub const CHECKPOINT_VERSION: u32 = 1;
 const HEADER: &str = "model.json";
 const DENSE: &str = "dense.bin";
 const EMBEDDINGS: &str = "embeddings.bin";
+/// The stem of a ranking model's embedding shard files (`embeddings.rank-00000.bin`, ...),
+/// written by each rank of a distributed run beside the dense part; see
+/// [`EmbeddingCollection::save_shard`].
+pub const EMBEDDINGS_STEM: &str = "embeddings";
 const FIRST_ORDER: &str = "first_order.bin";
 const DENSE_MAGIC: &[u8; 8] = b"CSCDENSE";
 
@@ -278,7 +282,13 @@ pub(crate) fn restore_from(
         optimizer.state().len(),
     )?;
     for (file, collection) in model.collections() {
-        collection.load(dir.join(file))?;
+        let path = dir.join(file);
+        let stem = file.trim_end_matches(".bin");
+        if !path.exists() && cascade_embed::has_shards(dir, stem) {
+            collection.load_shards(dir, stem)?;
+        } else {
+            collection.load(path)?;
+        }
     }
     let (net, optimizer) = model.dense_parts();
     scatter_values(net, &values)?;

@@ -15,6 +15,7 @@ mod checkpoint;
 mod dcn;
 mod deepfm;
 mod dense_optim;
+mod dense_ranking;
 mod dlrm;
 mod error;
 #[cfg(test)]
@@ -24,8 +25,10 @@ mod rows;
 mod spec;
 mod two_tower;
 
+pub use checkpoint::EMBEDDINGS_STEM;
 pub use checkpoint::{CHECKPOINT_FORMAT, CHECKPOINT_VERSION};
 pub use dense_optim::DenseOptimizer;
+pub use dense_ranking::DenseRanking;
 pub use error::ModelError;
 pub use ranking::RankingModel;
 pub use spec::{DenseOptimizerKind, DenseOptimizerSpec, ModelKind, RankingSpec, SparseInput};

@@ -7,7 +7,7 @@ use crate::dense_optim::DenseOptimizer;
 use crate::dlrm::Dlrm;
 use crate::error::{ModelError, Result};
 use crate::spec::{ModelKind, RankingSpec};
-use cascade_core::Batch;
+use cascade_core::{Batch, KeyedJagged};
 use cascade_embed::{EmbeddingCollection, Pooled, TableConfig};
 use cascade_nn::{
     BceWithLogits, MatRef, ParamMut, Parameters, Rng, clip_grad_norm, gather_grads,
@@ -20,6 +20,67 @@ pub(crate) enum Net {
     Dlrm(Dlrm),
     Dcn(Dcn),
     DeepFm(Box<DeepFm>),
+}
+
+impl Net {
+    /// Builds the dense layers `spec` describes from `rng`; a DeepFM also gets `first_order`,
+    /// its first-order embedding tables.
+    pub(crate) fn new(
+        spec: &RankingSpec,
+        rng: &mut Rng,
+        first_order: Option<EmbeddingCollection>,
+    ) -> Result<Self> {
+        Ok(match (spec.kind, first_order) {
+            (ModelKind::Dlrm, _) => Net::Dlrm(Dlrm::new(spec, rng)?),
+            (ModelKind::Dcn, _) => Net::Dcn(Dcn::new(spec, rng)?),
+            (ModelKind::Deepfm, Some(first)) => {
+                Net::DeepFm(Box::new(DeepFm::new(spec, first, rng)?))
+            }
+            (ModelKind::Deepfm, None) => {
+                return Err(ModelError::Spec(
+                    "deepfm keeps first-order embedding tables in its dense part".into(),
+                ));
+            }
+            (ModelKind::TwoTower, _) => {
+                return Err(ModelError::Spec(
+                    "kind: two_tower is not a ranking model".into(),
+                ));
+            }
+        })
+    }
+
+    /// The logits of a batch from its dense features and pooled embeddings (`sparse` feeds
+    /// DeepFM's first-order tables).
+    pub(crate) fn forward(
+        &mut self,
+        dense: MatRef<'_>,
+        pooled: MatRef<'_>,
+        sparse: &KeyedJagged,
+    ) -> Result<&[f32]> {
+        let logits = match self {
+            Net::Dlrm(n) => n.forward(dense, pooled)?,
+            Net::Dcn(n) => n.forward(dense, pooled)?,
+            Net::DeepFm(n) => n.forward(dense, pooled, sparse)?,
+        };
+        Ok(logits.as_slice())
+    }
+
+    /// Replaces the dense gradients with those of `grad` (one per logit of the last forward
+    /// pass) and returns the gradient of the pooled embeddings.
+    pub(crate) fn backward(
+        &mut self,
+        dense: MatRef<'_>,
+        pooled: MatRef<'_>,
+        sparse: &KeyedJagged,
+        grad: MatRef<'_>,
+    ) -> Result<&[f32]> {
+        zero_grad(self);
+        Ok(match self {
+            Net::Dlrm(n) => n.backward(dense, pooled, grad)?,
+            Net::Dcn(n) => n.backward(dense, pooled, grad)?,
+            Net::DeepFm(n) => n.backward(dense, pooled, sparse, grad)?,
+        })
+    }
 }
 
 impl Parameters for Net {
@@ -46,7 +107,7 @@ pub struct RankingModel {
 }
 
 /// One table per sparse feature, `dim` wide, named after the feature plus `suffix`.
-fn tables(spec: &RankingSpec, dim: usize, suffix: &str) -> Vec<TableConfig> {
+pub(crate) fn tables(spec: &RankingSpec, dim: usize, suffix: &str) -> Vec<TableConfig> {
     spec.sparse
         .iter()
         .map(|f| {
@@ -68,23 +129,12 @@ impl RankingModel {
             spec.embedding_optimizer,
         )?;
         let mut rng = Rng::seed(spec.seed);
-        let mut net = match spec.kind {
-            ModelKind::Dlrm => Net::Dlrm(Dlrm::new(&spec, &mut rng)?),
-            ModelKind::Dcn => Net::Dcn(Dcn::new(&spec, &mut rng)?),
-            ModelKind::Deepfm => {
-                let first = EmbeddingCollection::new(
-                    tables(&spec, 1, ".first_order"),
-                    spec.embedding_optimizer,
-                )?;
-                Net::DeepFm(Box::new(DeepFm::new(&spec, first, &mut rng)?))
-            }
-            // Refused by `validate` above.
-            ModelKind::TwoTower => {
-                return Err(ModelError::Spec(
-                    "kind: two_tower is not a ranking model".into(),
-                ));
-            }
-        };
+        let first_order = (spec.kind == ModelKind::Deepfm)
+            .then(|| {
+                EmbeddingCollection::new(tables(&spec, 1, ".first_order"), spec.embedding_optimizer)
+            })
+            .transpose()?;
+        let mut net = Net::new(&spec, &mut rng, first_order)?;
         let optimizer = DenseOptimizer::new(spec.dense_optimizer, &mut net);
         Ok(Self {
             spec,
@@ -112,8 +162,14 @@ impl RankingModel {
         &self.optimizer
     }
 
+    /// The configurations of the embedding tables of `spec`'s sparse features (one per
+    /// feature, named after it), as the model builds them: what a sharding plan places.
+    pub fn table_configs(spec: &RankingSpec) -> Vec<TableConfig> {
+        tables(spec, spec.embedding_dim, "")
+    }
+
     /// Checks that `batch` has the model's dense width; returns the dense features as a matrix.
-    fn dense_of<'a>(spec: &RankingSpec, batch: &'a Batch) -> Result<MatRef<'a>> {
+    pub(crate) fn dense_of<'a>(spec: &RankingSpec, batch: &'a Batch) -> Result<MatRef<'a>> {
         if batch.num_dense != spec.num_dense {
             return Err(ModelError::Batch(format!(
                 "the batch has {} dense features, the model was built for {}",
@@ -138,13 +194,9 @@ impl RankingModel {
         self.forward_rows = None;
         self.embeddings.forward(&batch.sparse, &mut self.pooled)?;
         let pooled = MatRef::new(self.pooled.values(), batch.len, self.pooled.width())?;
-        let logits = match &mut self.net {
-            Net::Dlrm(n) => n.forward(dense, pooled)?,
-            Net::Dcn(n) => n.forward(dense, pooled)?,
-            Net::DeepFm(n) => n.forward(dense, pooled, &batch.sparse)?,
-        };
+        let logits = self.net.forward(dense, pooled, &batch.sparse)?;
         self.forward_rows = Some(batch.len);
-        Ok(logits.as_slice())
+        Ok(logits)
     }
 
     /// Back-propagates `grad_logits` (the loss gradient for each logit of the last
@@ -163,12 +215,7 @@ impl RankingModel {
         let dense = Self::dense_of(&self.spec, batch)?;
         let pooled = MatRef::new(self.pooled.values(), batch.len, self.pooled.width())?;
         let grad = MatRef::new(grad_logits, batch.len, 1)?;
-        zero_grad(&mut self.net);
-        let grad_pooled = match &mut self.net {
-            Net::Dlrm(n) => n.backward(dense, pooled, grad)?,
-            Net::Dcn(n) => n.backward(dense, pooled, grad)?,
-            Net::DeepFm(n) => n.backward(dense, pooled, &batch.sparse, grad)?,
-        };
+        let grad_pooled = self.net.backward(dense, pooled, &batch.sparse, grad)?;
         self.embeddings
             .backward_update(&batch.sparse, grad_pooled)?;
         self.forward_rows = None;

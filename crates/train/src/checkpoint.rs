@@ -15,6 +15,7 @@ use crate::error::{Result, TrainError, io_at};
 use crate::model::TrainModel;
 use crate::run_dir::write_atomic;
 use cascade_data::ResumeState;
+use cascade_dist::ProcessGroup;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -42,30 +43,46 @@ pub fn model_dir(dir: &Path) -> PathBuf {
 
 /// Writes a checkpoint of `model` and `state` into `run`'s checkpoint folder, points `latest`
 /// at it and deletes all but the newest `keep`. Returns its folder.
+///
+/// Across ranks, every rank calls it at the same step: rank 0 prepares the temporary folder,
+/// every rank writes its part of the model into it (rank 0 the dense part, each rank its
+/// table shards), and once all have, rank 0 adds the trainer state, renames the folder into
+/// place and moves `latest` — so `latest` only ever names a checkpoint every rank finished.
 pub fn save(
     run: &Path,
     model: &mut TrainModel,
     state: &TrainerState,
     keep: usize,
+    group: &dyn ProcessGroup,
 ) -> Result<PathBuf> {
     let root = run.join(CHECKPOINTS);
-    std::fs::create_dir_all(&root).map_err(io_at(&root))?;
     let name = format!("step-{:010}", state.step);
     let dir = root.join(&name);
     let tmp = root.join(format!(".tmp-{name}"));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(io_at(&tmp))?;
+    let lead = group.rank() == 0;
+    if lead {
+        std::fs::create_dir_all(&root).map_err(io_at(&root))?;
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(io_at(&tmp))?;
+        }
+        let model_tmp = model_dir(&tmp);
+        std::fs::create_dir_all(&model_tmp).map_err(io_at(&model_tmp))?;
     }
+    group.barrier()?;
     model.save(&model_dir(&tmp))?;
-    let text = serde_json::to_vec_pretty(state)
-        .map_err(|e| TrainError::Invalid(format!("trainer state: {e}")))?;
-    write_atomic(&tmp.join(TRAINER), &text)?;
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(io_at(&dir))?;
+    group.barrier()?;
+    if lead {
+        let text = serde_json::to_vec_pretty(state)
+            .map_err(|e| TrainError::Invalid(format!("trainer state: {e}")))?;
+        write_atomic(&tmp.join(TRAINER), &text)?;
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(io_at(&dir))?;
+        }
+        std::fs::rename(&tmp, &dir).map_err(io_at(&dir))?;
+        write_atomic(&root.join(LATEST), name.as_bytes())?;
+        prune(&root, keep)?;
     }
-    std::fs::rename(&tmp, &dir).map_err(io_at(&dir))?;
-    write_atomic(&root.join(LATEST), name.as_bytes())?;
-    prune(&root, keep)?;
+    group.barrier()?;
     Ok(dir)
 }
 

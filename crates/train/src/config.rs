@@ -7,6 +7,7 @@
 //! before it is checked, with `v` read as a TOML value (`--set train.epochs=3`,
 //! `--set model.kind=dcn`, `--set data.path=/tmp/ds`), or as a string when it is not one.
 
+use cascade_dist::plan::parse_bytes;
 pub use cascade_model::{DenseOptimizerKind, ModelKind};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -330,6 +331,56 @@ impl Default for LoopConfig {
     }
 }
 
+/// Training across ranks (processes started by an MPI launcher); ignored by a single process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DistributedConfig {
+    /// Memory each rank may spend on embedding rows and their optimizer state, for the
+    /// sharding plan (`cascade plan` shows it): bytes, or a size such as `"4GiB"`, `"512MiB"`.
+    /// Default `"4GiB"`.
+    pub memory_per_rank: String,
+    /// Tables of at most this size are replicated on every rank. Default `"1MiB"`.
+    pub replicate_max: String,
+    /// Tables larger than this fraction of `memory_per_rank` are split row-wise over all
+    /// ranks; those in between live whole on one rank. Default 0.25.
+    pub table_wise_max_fraction: f64,
+    /// Longest time, in seconds, one collective may wait for the other ranks before this
+    /// rank ends the job, naming the collective (0: no limit). Default 600.
+    pub collective_timeout_s: u64,
+}
+
+impl DistributedConfig {
+    /// The per-rank memory budget in bytes (checked when the configuration was loaded).
+    pub fn memory_budget(&self) -> u64 {
+        parse_bytes(&self.memory_per_rank).unwrap_or(u64::MAX)
+    }
+
+    /// The planner's placement thresholds.
+    pub fn thresholds(&self) -> cascade_dist::Thresholds {
+        cascade_dist::Thresholds {
+            replicate_max_bytes: parse_bytes(&self.replicate_max).unwrap_or(0),
+            table_wise_max_budget_fraction: self.table_wise_max_fraction,
+        }
+    }
+
+    /// The collective timeout, `None` when unlimited.
+    pub fn collective_timeout(&self) -> Option<std::time::Duration> {
+        (self.collective_timeout_s > 0)
+            .then(|| std::time::Duration::from_secs(self.collective_timeout_s))
+    }
+}
+
+impl Default for DistributedConfig {
+    fn default() -> Self {
+        Self {
+            memory_per_rank: "4GiB".into(),
+            replicate_max: "1MiB".into(),
+            table_wise_max_fraction: 0.25,
+            collective_timeout_s: 600,
+        }
+    }
+}
+
 /// A whole training configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -348,6 +399,9 @@ pub struct TrainConfig {
     /// The training-loop section.
     #[serde(default)]
     pub train: LoopConfig,
+    /// Training across ranks.
+    #[serde(default)]
+    pub distributed: DistributedConfig,
     /// The two-tower section: present exactly when `model.kind = "two_tower"` (filled with its
     /// defaults when the file leaves it out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -493,6 +547,19 @@ impl TrainConfig {
             return Err(bad(
                 "optimizer.clip_norm",
                 "must be 0 (off) or positive".into(),
+            ));
+        }
+        let d = &self.distributed;
+        for (key, text) in [
+            ("distributed.memory_per_rank", &d.memory_per_rank),
+            ("distributed.replicate_max", &d.replicate_max),
+        ] {
+            parse_bytes(text).map_err(|e| bad(key, e))?;
+        }
+        if !(d.table_wise_max_fraction > 0.0 && d.table_wise_max_fraction <= 1.0) {
+            return Err(bad(
+                "distributed.table_wise_max_fraction",
+                format!("must be in (0, 1], found {}", d.table_wise_max_fraction),
             ));
         }
         Ok(())

@@ -25,6 +25,9 @@ pub enum TrainError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A collective or a sharded-table exchange between ranks failed.
+    #[error(transparent)]
+    Distributed(#[from] cascade_dist::ShardedError),
     /// The data, configuration and run folder do not fit together; the message says how.
     #[error("{0}")]
     Invalid(String),
@@ -55,6 +58,18 @@ pub enum TrainError {
         /// The last checkpoint written, or "none".
         kept: String,
     },
+}
+
+impl From<cascade_dist::CommError> for TrainError {
+    fn from(e: cascade_dist::CommError) -> Self {
+        TrainError::Distributed(e.into())
+    }
+}
+
+impl From<cascade_embed::EmbedError> for TrainError {
+    fn from(e: cascade_embed::EmbedError) -> Self {
+        TrainError::Model(e.into())
+    }
 }
 
 /// Result alias of this crate.

@@ -7,6 +7,7 @@ use crate::error::{Result, TrainError};
 use crate::features::DensePrep;
 use crate::model::TrainModel;
 use cascade_data::{OpenOptions, ReaderConfig, ShuffleConfig, StreamingDataset};
+use cascade_dist::ProcessGroup;
 use cascade_metrics::{BinaryMetrics, binary_metrics};
 use std::path::Path;
 
@@ -54,18 +55,26 @@ pub(crate) fn location(data: &Path) -> Result<&str> {
 /// Runs `model` over every sample of the split, in stored order, with the dense transform
 /// and NaN/Inf policy of training applied. A model without probabilities (a two-tower model
 /// trained with the softmax) is an error.
+///
+/// Across ranks, each rank reads its interleaved share of every batch (`batch_size` is the
+/// global batch) and every rank receives all the predictions, in rank order within each
+/// rank's reading order: the metrics are those of the whole split.
 pub fn predict(
     model: &mut TrainModel,
     input: &EvalInput<'_>,
     transform: DenseTransform,
     non_finite: NonFinitePolicy,
+    group: &dyn ProcessGroup,
 ) -> Result<Predictions> {
     let (manifest, dataset) =
         StreamingDataset::open_split(location(input.data)?, input.split, &OpenOptions::default())?;
     let prep = DensePrep::new(&manifest, transform, non_finite);
     let spec = dataset.batch_spec(&manifest)?;
+    let world = group.world_size();
     let reader_config = ReaderConfig {
-        batch_size: input.batch_size,
+        batch_size: input.batch_size.div_ceil(world),
+        rank: group.rank(),
+        world_size: world,
         workers: input.workers,
         ..ReaderConfig::default()
     };
@@ -92,7 +101,7 @@ pub fn predict(
             )));
         }
         prep.apply(&mut batch)?;
-        let logits = model.logits(&batch)?.ok_or_else(|| {
+        let logits = model.logits(&batch, group)?.ok_or_else(|| {
             TrainError::Invalid(
                 "a two-tower model trained with the softmax loss scores items for retrieval \
                  and has no click probabilities; use its retrieval metrics"
@@ -103,6 +112,13 @@ pub fn predict(
             .extend(logits.iter().map(|&z| 1.0 / (1.0 + (-z).exp())));
         out.indices.extend_from_slice(&batch.indices);
         out.labels.extend_from_slice(&batch.labels);
+    }
+    if world > 1 {
+        out = Predictions {
+            indices: group.all_gather_v_u64(&out.indices)?.values,
+            probabilities: group.all_gather_v_f32(&out.probabilities)?.values,
+            labels: group.all_gather_v_f32(&out.labels)?.values,
+        };
     }
     Ok(out)
 }

@@ -23,6 +23,7 @@ mod progress;
 mod retrieval;
 mod run;
 mod run_dir;
+mod sharded;
 mod tracking;
 mod trainer;
 
@@ -37,6 +38,7 @@ pub use model_spec::{ranking_spec, two_tower_spec};
 pub use retrieval::{RetrievalEval, corpus_embeddings, evaluate_retrieval, user_embeddings};
 pub use run::{LoadedRun, load_run};
 pub use run_dir::{CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, write_atomic};
+pub use sharded::{ShardedRanking, table_specs};
 pub use tracking::{
     CHECKPOINT_ARTIFACT, DEFAULT_EXPERIMENT, RunOptions, TrainedRun, config_params,
 };

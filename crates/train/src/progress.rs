@@ -8,12 +8,16 @@ use std::io::IsTerminal;
 #[derive(Debug)]
 pub struct Progress {
     bar: ProgressBar,
+    /// Prints nothing at all: the progress of ranks other than 0 of a distributed run, whose
+    /// lines rank 0 already prints.
+    silent: bool,
 }
 
 impl Progress {
-    /// A bar for `total` steps with `done` already taken (when resuming).
-    pub fn new(total: u64, done: u64) -> Self {
-        let target = if std::io::stderr().is_terminal() {
+    /// A bar for `total` steps with `done` already taken (when resuming); `silent` hides
+    /// the bar and its lines.
+    pub fn new(total: u64, done: u64, silent: bool) -> Self {
+        let target = if std::io::stderr().is_terminal() && !silent {
             ProgressDrawTarget::stderr()
         } else {
             ProgressDrawTarget::hidden()
@@ -25,7 +29,7 @@ impl Progress {
         }
         bar.set_position(done);
         bar.reset_eta();
-        Self { bar }
+        Self { bar, silent }
     }
 
     /// Advances one step and shows the throughput and the loss.
@@ -37,6 +41,9 @@ impl Progress {
 
     /// Prints a line above the bar (or to standard error without one).
     pub fn println(&self, line: &str) {
+        if self.silent {
+            return;
+        }
         if self.bar.is_hidden() {
             eprintln!("{line}");
         } else {

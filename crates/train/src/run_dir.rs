@@ -31,7 +31,9 @@ pub const SUMMARY_FILE: &str = "summary.json";
 /// An open run folder.
 pub struct RunDir {
     root: PathBuf,
-    tracker: Tracker,
+    /// The run's tracker; none on ranks other than 0 of a distributed run, which write only
+    /// their checkpoint shards.
+    tracker: Option<Tracker>,
 }
 
 impl RunDir {
@@ -61,8 +63,17 @@ impl RunDir {
         )?;
         Ok(RunDir {
             root: root.to_path_buf(),
-            tracker,
+            tracker: Some(tracker),
         })
+    }
+
+    /// The run folder `root` as a rank other than 0 of a distributed run sees it: metrics,
+    /// summary and tracking are rank 0's; this rank only writes its checkpoint shards there.
+    pub fn follower(root: &Path) -> RunDir {
+        RunDir {
+            root: root.to_path_buf(),
+            tracker: None,
+        }
     }
 
     /// Reopens the run in `root` to continue it with `config`, whose params must be the ones
@@ -76,7 +87,7 @@ impl RunDir {
         )?;
         Ok(RunDir {
             root: root.to_path_buf(),
-            tracker,
+            tracker: Some(tracker),
         })
     }
 
@@ -92,19 +103,26 @@ impl RunDir {
         &self.root
     }
 
-    /// The run's tracker.
-    pub fn tracker(&self) -> &Tracker {
-        &self.tracker
+    /// The run's tracker (none on a follower rank).
+    pub fn tracker(&self) -> Option<&Tracker> {
+        self.tracker.as_ref()
     }
 
-    /// Logs one metric value (to the metrics log, and to MLflow when linked).
+    /// Logs one metric value (to the metrics log, and to MLflow when linked); nothing on a
+    /// follower rank.
     pub fn log(&mut self, step: u64, epoch: u64, name: &str, value: f64) -> Result<()> {
-        Ok(self.tracker.log_metric(step, epoch, name, value)?)
+        match &self.tracker {
+            Some(tracker) => Ok(tracker.log_metric(step, epoch, name, value)?),
+            None => Ok(()),
+        }
     }
 
-    /// Records the training summary in `summary.json`.
+    /// Records the training summary in `summary.json` (nothing on a follower rank).
     pub fn write_summary(&self, summary: &serde_json::Value) -> Result<()> {
-        Ok(self.tracker.set_result(summary.clone())?)
+        match &self.tracker {
+            Some(tracker) => Ok(tracker.set_result(summary.clone())?),
+            None => Ok(()),
+        }
     }
 }
 

@@ -67,6 +67,9 @@ pub struct TrainedRun {
     pub summary: serde_json::Value,
     /// How tracking ended: status, run folder, MLflow run, operations left unsent.
     pub tracking: FinishReport,
+    /// This process's rank in a run across ranks (0 for a single process); only rank 0
+    /// tracks the run and reports on it.
+    pub rank: usize,
 }
 
 /// The params of a run: every key of its resolved configuration as `section.key`, each value

@@ -18,9 +18,10 @@ use crate::retrieval::{RetrievalEval, evaluate_retrieval};
 use crate::run_dir::{CONFIG_FILE, RunDir, finite_or_null};
 use crate::tracking::{CHECKPOINT_ARTIFACT, RunOptions, TrainedRun};
 use cascade_data::{OpenOptions, ReaderConfig, ShuffleConfig, StreamingDataset};
+use cascade_dist::ProcessGroup;
 use cascade_metrics::BinaryMetrics;
 use cascade_model::TwoTowerModel;
-use cascade_track::{ReportExtras, RetrievalComparison, RunStatus, Tracker};
+use cascade_track::{FinishReport, ReportExtras, RetrievalComparison, RunStatus, Tracker};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,13 +35,16 @@ pub fn train(config: &TrainConfig, run_dir: &Path) -> Result<serde_json::Value> 
 
 /// Starts a new run of `config` in the folder `run_dir`, tracked as `options` say, and trains
 /// it to the end (or until `options.stop` is set).
+///
+/// Started by an MPI launcher (`mpirun -n 4 cascade train ...`), every rank calls this with
+/// the same arguments and the run trains across them (see the `sharded` module); rank 0
+/// keeps the run folder and its tracking, every rank writes its checkpoint shards there.
 pub fn train_with(
     config: &TrainConfig,
     run_dir: &Path,
     options: &RunOptions,
 ) -> Result<TrainedRun> {
-    let run = RunDir::create(run_dir, config, options)?;
-    run_in_pool(config, run, None, options)
+    run_in_pool(config, run_dir, None, options)
 }
 
 /// Continues the run in `run_dir` from its latest checkpoint, with the configuration saved
@@ -51,7 +55,8 @@ pub fn resume(run_dir: &Path) -> Result<serde_json::Value> {
 
 /// Continues the run in `run_dir` from its latest checkpoint, with the configuration saved in
 /// the folder and `overrides` applied to it, tracked as `options` say. An override that
-/// changes a param of the run is an error naming it, before training starts.
+/// changes a param of the run is an error naming it, before training starts. Across ranks,
+/// the world size may differ from the run's before: the tables are resharded.
 pub fn resume_with(
     run_dir: &Path,
     overrides: &[String],
@@ -64,8 +69,7 @@ pub fn resume_with(
             run_dir.display()
         ))
     })?;
-    let run = RunDir::open(run_dir, &config, options)?;
-    run_in_pool(&config, run, Some(from), options)
+    run_in_pool(&config, run_dir, Some(from), options)
 }
 
 /// The split a run evaluates on: the configured one, else `val`, else `test`, when the
@@ -92,14 +96,67 @@ pub(crate) fn pool(threads: usize) -> Result<rayon::ThreadPool> {
 
 fn run_in_pool(
     config: &TrainConfig,
-    run: RunDir,
+    run_dir: &Path,
     from: Option<PathBuf>,
     options: &RunOptions,
 ) -> Result<TrainedRun> {
-    let tracker = run.tracker().clone();
-    let run_path = run.root().to_path_buf();
-    let outcome = pool(config.train.threads)
-        .and_then(|pool| pool.install(|| Session::start(config, run, from, &options.stop)?.run()));
+    pool(config.train.threads)?.install(|| {
+        // Collectives are made from this thread, so MPI starts (and ends) here.
+        let group = cascade_dist::from_environment()?;
+        group.set_collective_timeout(config.distributed.collective_timeout());
+        let result = run_rank(config, run_dir, from, options, group.as_ref());
+        if let Err(e) = &result
+            && group.world_size() > 1
+        {
+            // The other ranks would wait for this one in their next collective.
+            eprintln!(
+                "error: rank {} of {}: {e}",
+                group.rank(),
+                group.world_size()
+            );
+            group.abort(1);
+        }
+        result
+    })
+}
+
+/// Trains this rank's part of the run: rank 0 (or a single process) with the run folder's
+/// tracking, the others as followers.
+fn run_rank(
+    config: &TrainConfig,
+    run_dir: &Path,
+    from: Option<PathBuf>,
+    options: &RunOptions,
+    group: &dyn ProcessGroup,
+) -> Result<TrainedRun> {
+    if group.rank() != 0 {
+        let run = RunDir::follower(run_dir);
+        let outcome = Session::start(config, run, from, &options.stop, group)?.run()?;
+        return Ok(TrainedRun {
+            summary: outcome.summary,
+            tracking: FinishReport {
+                status: if outcome.stopped {
+                    RunStatus::Killed
+                } else {
+                    RunStatus::Finished
+                },
+                run_folder: run_dir.to_path_buf(),
+                mlflow_run_id: None,
+                unsent: 0,
+                sender_error: None,
+                registered: Vec::new(),
+            },
+            rank: group.rank(),
+        });
+    }
+    let run = match from {
+        Some(_) => RunDir::open(run_dir, config, options)?,
+        None => RunDir::create(run_dir, config, options)?,
+    };
+    let Some(tracker) = run.tracker().cloned() else {
+        return Err(TrainError::Invalid("rank 0 has no run tracker".into()));
+    };
+    let outcome = Session::start(config, run, from, &options.stop, group).and_then(Session::run);
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(e) => {
@@ -107,7 +164,7 @@ fn run_in_pool(
             return Err(e);
         }
     };
-    end_run(&tracker, outcome, &run_path, options)
+    end_run(&tracker, outcome, run_dir, options)
 }
 
 /// Ends the run as FAILED. The error that failed it is what the user needs; not being able to
@@ -173,6 +230,7 @@ fn end_run(
     Ok(TrainedRun {
         summary: outcome.summary,
         tracking,
+        rank: 0,
     })
 }
 
@@ -192,9 +250,10 @@ struct Outcome {
     stopped: bool,
 }
 
-/// A training run in progress.
+/// A training run in progress (this rank's part of it, across ranks).
 struct Session<'a> {
     config: &'a TrainConfig,
+    group: &'a dyn ProcessGroup,
     run: RunDir,
     data: PathBuf,
     dataset: StreamingDataset,
@@ -241,7 +300,16 @@ impl<'a> Session<'a> {
         run: RunDir,
         from: Option<PathBuf>,
         stop: &Arc<AtomicBool>,
+        group: &'a dyn ProcessGroup,
     ) -> Result<Self> {
+        let world = group.world_size();
+        if !config.data.batch_size.is_multiple_of(world) {
+            return Err(TrainError::Invalid(format!(
+                "data.batch_size {} is the global batch and must divide evenly over the {world} \
+                 ranks",
+                config.data.batch_size
+            )));
+        }
         let data = config.data.path.clone().ok_or_else(|| {
             TrainError::Invalid(
                 "no dataset: set data.path in the configuration or pass --data".into(),
@@ -253,12 +321,12 @@ impl<'a> Session<'a> {
             &OpenOptions::default(),
         )?;
         let eval_split = eval_split(config, &manifest);
-        let mut model = TrainModel::build(config, &manifest)?;
+        let mut model = TrainModel::build(config, &manifest, group)?;
         let catalog = match &mut model {
             TrainModel::TwoTower(m) => {
                 Some(two_tower_catalog(m, &data, config, eval_split.as_deref())?)
             }
-            TrainModel::Ranking(_) => None,
+            TrainModel::Ranking(_) | TrainModel::Sharded(_) => None,
         };
         let negatives = match (&catalog, &config.two_tower) {
             (Some(catalog), Some(t)) => {
@@ -286,6 +354,7 @@ impl<'a> Session<'a> {
         };
         Ok(Self {
             config,
+            group,
             run,
             batch_spec: dataset.batch_spec(&manifest)?,
             prep: DensePrep::new(
@@ -318,14 +387,18 @@ impl<'a> Session<'a> {
         };
         let steps_per_epoch = self.dataset.len().div_ceil(batch_size);
         let total = epochs.saturating_mul(steps_per_epoch).min(max_steps);
-        let progress = Progress::new(total, self.state.step);
+        let world = self.group.world_size();
+        let progress = Progress::new(total, self.state.step, self.group.rank() != 0);
         let reader_config = ReaderConfig {
-            batch_size: self.config.data.batch_size,
+            batch_size: self.config.data.batch_size / world,
+            rank: self.group.rank(),
+            world_size: world,
             workers: self.config.data.loader_threads,
             ..ReaderConfig::default()
         };
         let started = Instant::now();
         let first_samples = self.state.samples;
+        let first_step = self.state.step;
         let (mut window_loss, mut window_steps) = (0.0f64, 0u64);
         let mut last_loss = f64::NAN;
         let mut last_eval: Option<(u64, Evaluation)> = None;
@@ -352,7 +425,7 @@ impl<'a> Session<'a> {
                 }
                 let epoch = self.state.reader.epoch;
                 self.state.step += 1;
-                self.state.samples += batch.len as u64;
+                self.state.samples += self.model.step_samples(batch.len) as u64;
                 self.state.reader = reader.state();
                 let step = self.state.step;
                 window_loss += f64::from(loss);
@@ -376,7 +449,7 @@ impl<'a> Session<'a> {
                 if step >= max_steps {
                     break 'epochs;
                 }
-                if self.stop.load(Ordering::SeqCst) {
+                if self.stop_requested()? {
                     stopped = true;
                     break 'epochs;
                 }
@@ -410,8 +483,18 @@ impl<'a> Session<'a> {
         if last_saved != Some(self.state.step) {
             self.checkpoint()?;
         }
+        let steps_here = (self.state.step - first_step).max(1) as f64;
+        let comm = self.model.comm_stats().map(|c| {
+            serde_json::json!({
+                "bytes_sent_per_step": c.bytes_sent as f64 / steps_here,
+                "seconds_per_step": c.seconds / steps_here,
+                "collectives_per_step": c.calls as f64 / steps_here,
+            })
+        });
         let summary = serde_json::json!({
             "model": self.model.kind_name(),
+            "ranks": self.group.world_size(),
+            "communication": comm,
             "steps": self.state.step,
             "samples": self.state.samples,
             "epoch": self.state.reader.epoch,
@@ -432,6 +515,18 @@ impl<'a> Session<'a> {
         })
     }
 
+    /// Whether the run was asked to stop (Ctrl-C) — on any rank, so that all stop after the
+    /// same step.
+    fn stop_requested(&self) -> Result<bool> {
+        let mine = self.stop.load(Ordering::SeqCst);
+        if self.group.world_size() == 1 {
+            return Ok(mine);
+        }
+        let mut flag = [f64::from(u8::from(mine))];
+        self.group.all_reduce_sum_f64(&mut flag)?;
+        Ok(flag[0] > 0.0)
+    }
+
     /// One training step on `batch`, with this step's uniformly sampled negatives when the
     /// run draws them.
     fn train_step(&mut self, batch: &cascade_core::Batch) -> Result<f32> {
@@ -441,7 +536,7 @@ impl<'a> Session<'a> {
                 let candidates = negatives.candidates(catalog, batch, &item_id, self.state.step)?;
                 Ok(model.train_step_mixed(batch, &candidates, negatives.pool())?)
             }
-            _ => self.model.train_step(batch),
+            _ => self.model.train_step(batch, self.group),
         }
     }
 
@@ -460,7 +555,13 @@ impl<'a> Session<'a> {
                 workers: self.config.data.loader_threads,
             };
             let d = &self.config.data;
-            let predictions = predict(&mut self.model, &input, d.dense_transform, d.non_finite)?;
+            let predictions = predict(
+                &mut self.model,
+                &input,
+                d.dense_transform,
+                d.non_finite,
+                self.group,
+            )?;
             let m = predictions.metrics();
             self.last_predictions = Some((predictions.probabilities, predictions.labels));
             for (name, value) in [
@@ -502,6 +603,7 @@ impl<'a> Session<'a> {
             &mut self.model,
             &self.state,
             self.config.train.keep_checkpoints,
+            self.group,
         )?;
         self.last_checkpoint = Some(dir);
         Ok(())
