@@ -4,8 +4,8 @@
 # run's report.html with headless Chromium and checks the picture is not blank (its size, how
 # many colours it has and how much of it is not background).
 #   scripts/report-screenshot.sh [OUT.png]
-# Installs Debian's chromium with apt-get when it is missing and this runs as root; otherwise
-# it stops, saying to install it. Keeps OUT.png (default: a temporary file) for a look.
+# Installs Debian's chromium when it is missing (scripts/chromium-setup.sh: as root; otherwise
+# it stops, saying how). Keeps OUT.png (default: a temporary file) for a look.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -14,15 +14,7 @@ if [ ! -f "$sample" ]; then
   echo "error: $sample is missing; this check trains on the shared Criteo sample" >&2
   exit 1
 fi
-if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "installing Debian's chromium" >&2
-    apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2
-  else
-    echo "error: chromium is not installed (as root: apt-get install -y chromium)" >&2
-    exit 1
-  fi
-fi
+scripts/chromium-setup.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 out=$(realpath -m "${1:-$work/report.png}")

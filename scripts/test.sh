@@ -8,18 +8,30 @@ if [ ! -d ../shared/data ]; then
   echo "error: ../shared/data is missing; the tests read the real datasets from there" >&2
   exit 1
 fi
+# What later steps install — Debian's Open MPI and Chromium (apt, as root), the Python venvs of
+# the peers and test servers (pip) — is installed in the background while the first builds
+# compile. Each step below still checks for what it needs (the venvs behind the same locks), so
+# a failure here reports itself there; the logs say what happened.
+provision_logs=$(mktemp -d)
+( scripts/mpi-setup.sh && scripts/chromium-setup.sh ) >"$provision_logs/apt.log" 2>&1 &
+apt_job=$!
+( scripts/python-env.sh && scripts/mlflow-server.sh python && scripts/postgres-server.sh bin ) \
+  >"$provision_logs/pip.log" 2>&1 &
+pip_job=$!
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --profile ci -- -D warnings
+wait "$pip_job" || cat "$provision_logs/pip.log" >&2
 # One MLflow server for every tracking test (each test logs into its own run; a test that stops
 # a server starts its own): starting one per test costs a database migration each time.
 mlflow_store=$(mktemp -d)
-trap 'scripts/mlflow-server.sh stop "$mlflow_store"; rm -rf "$mlflow_store"' EXIT
+trap 'scripts/mlflow-server.sh stop "$mlflow_store"; rm -rf "$mlflow_store" "$provision_logs"' EXIT
 MLFLOW_TEST_URI=$(scripts/mlflow-server.sh start "$mlflow_store")
 export MLFLOW_TEST_URI
 cargo test --workspace --profile ci
 scripts/interop_mosaic.sh
 # The MPI process group, sharded tables and training across 1 to 4 ranks against a real Open MPI
 # (installed by the script).
+wait "$apt_job" || cat "$provision_logs/apt.log" >&2
 scripts/mpi-setup.sh >/dev/null
 cargo clippy -p cascade-dist -p cascade-train -p cascade --features cascade-dist/mpi,cascade-train/mpi,cascade/mpi --all-targets --profile ci -- -D warnings
 scripts/test-mpi.sh

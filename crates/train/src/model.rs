@@ -95,10 +95,11 @@ impl TrainModel {
         }
     }
 
-    /// Communication of a model trained across ranks so far (none for one process).
-    pub fn comm_stats(&self) -> Option<cascade_dist::CommStats> {
+    /// Communication of a model trained across ranks so far: all of it, and the dense
+    /// all-reduces alone (none for one process).
+    pub fn comm_stats(&self) -> Option<(cascade_dist::CommStats, cascade_dist::CommStats)> {
         match self {
-            TrainModel::Sharded(m) => Some(m.comm_stats()),
+            TrainModel::Sharded(m) => Some((m.comm_stats(), m.all_reduce_stats())),
             _ => None,
         }
     }

@@ -484,11 +484,12 @@ impl<'a> Session<'a> {
             self.checkpoint()?;
         }
         let steps_here = (self.state.step - first_step).max(1) as f64;
-        let comm = self.model.comm_stats().map(|c| {
+        let comm = self.model.comm_stats().map(|(c, dense)| {
             serde_json::json!({
                 "bytes_sent_per_step": c.bytes_sent as f64 / steps_here,
                 "seconds_per_step": c.seconds / steps_here,
                 "collectives_per_step": c.calls as f64 / steps_here,
+                "dense_all_reduce_seconds_per_step": dense.seconds / steps_here,
             })
         });
         let summary = serde_json::json!({
