@@ -15,7 +15,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 cargo build -q --profile ci -p cascade-mds --examples
-cargo build -q --profile ci -p cascade --bin cascade
+# CASCADE_FEATURES (set by scripts/test.sh): the features of the build to reuse.
+cargo build -q --profile ci --workspace --bin cascade ${CASCADE_FEATURES:+--features "$CASCADE_FEATURES"}
 run() { cargo run -q --profile ci "$@"; }
 
 echo "== Cascade writes, mosaicml-streaming reads"
@@ -25,7 +26,7 @@ run -p cascade-mds --example write_interop -- "$work/cascade"
 echo "== mosaicml-streaming writes, Cascade reads"
 "$py" tests/interop/write_with_mosaic.py "$work/mosaic"
 for dir in "$work"/mosaic/*; do
-  run -p cascade --bin cascade -- data verify "$dir" | tail -n 1
+  "$root/target/ci/cascade" data verify "$dir" | tail -n 1
 done
 run -p cascade-mds --example check_expected -- "$work"/mosaic/*
 echo "interop with mosaicml-streaming: OK"

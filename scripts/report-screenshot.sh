@@ -19,7 +19,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 out=$(realpath -m "${1:-$work/report.png}")
 
-cargo build -q -p cascade --profile ci
+# CASCADE_FEATURES (set by scripts/test.sh): the features of the build to reuse.
+cargo build -q --profile ci --workspace --bin cascade ${CASCADE_FEATURES:+--features "$CASCADE_FEATURES"}
 cascade="$root/target/ci/cascade"
 "$cascade" data convert --format criteo --input "$sample" --out "$work/criteo" \
   --split random:0.2 >/dev/null

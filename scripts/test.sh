@@ -20,6 +20,13 @@ apt_job=$!
 pip_job=$!
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --profile ci -- -D warnings
+# Open MPI (installed in the background) for the MPI build: the test suite runs with the
+# binary's `mpi` feature, so that the distributed tests under mpirun
+# (crates/cli/tests/distributed.rs) run in the same build as every other test.
+wait "$apt_job" || cat "$provision_logs/apt.log" >&2
+MPIRUN=$(scripts/mpi-setup.sh)
+export MPIRUN
+cargo clippy -p cascade-dist -p cascade-train -p cascade --features cascade-dist/mpi,cascade-train/mpi,cascade/mpi --all-targets --profile ci -- -D warnings
 wait "$pip_job" || cat "$provision_logs/pip.log" >&2
 # One MLflow server for every tracking test (each test logs into its own run; a test that stops
 # a server starts its own): starting one per test costs a database migration each time.
@@ -27,13 +34,14 @@ mlflow_store=$(mktemp -d)
 trap 'scripts/mlflow-server.sh stop "$mlflow_store"; rm -rf "$mlflow_store" "$provision_logs"' EXIT
 MLFLOW_TEST_URI=$(scripts/mlflow-server.sh start "$mlflow_store")
 export MLFLOW_TEST_URI
-cargo test --workspace --profile ci
+# The scripts below build the binary with the same features, so they reuse this build.
+export CASCADE_FEATURES=cascade/mpi
+cargo test --workspace --profile ci --features "$CASCADE_FEATURES"
+# The default build's own check: a multi-rank launch of a binary without MPI is refused.
+cargo test -p cascade-dist --profile ci --lib
 scripts/interop_mosaic.sh
-# The MPI process group, sharded tables and training across 1 to 4 ranks against a real Open MPI
-# (installed by the script).
-wait "$apt_job" || cat "$provision_logs/apt.log" >&2
-scripts/mpi-setup.sh >/dev/null
-cargo clippy -p cascade-dist -p cascade-train -p cascade --features cascade-dist/mpi,cascade-train/mpi,cascade/mpi --all-targets --profile ci -- -D warnings
-scripts/test-mpi.sh
+# The MPI process group and the sharded tables against a real Open MPI on 1 to 4 ranks (the
+# distributed training tests ran above).
+scripts/test-mpi.sh --examples-only
 # The HTML report of a training run, rendered by headless Chromium and checked not blank.
 scripts/report-screenshot.sh

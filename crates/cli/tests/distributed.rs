@@ -336,46 +336,76 @@ fn signal(pid: u32, signal: &str) {
     assert!(status.success(), "kill {signal} {pid}");
 }
 
+/// What happened to a 2-rank job disturbed mid-run.
+struct Disturbed {
+    /// mpirun's exit status and output.
+    out: Output,
+    /// Seconds from the signal to the end of the job.
+    ended_after: Duration,
+    /// The rank that got the signal.
+    victim: u32,
+}
+
+/// Trains `config` on `data` into `run` on 2 ranks and sends rank 1 `sig` once the checkpoint
+/// of step `after` exists; returns when the job has ended.
+fn disturb(config: &Path, data: &Path, run: &Path, after: u64, sig: &str) -> Disturbed {
+    let child = launch(
+        2,
+        &[
+            "train",
+            path(config),
+            "--data",
+            path(data),
+            "--out",
+            path(run),
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("mpirun starts");
+    let launcher = child.id();
+    wait_for_checkpoint(run, after, Duration::from_secs(60));
+    let victim = rank_pid(launcher, 1).expect("rank 1 is running");
+    signal(victim, sig);
+    let sent = Instant::now();
+    let out = wait_with_limit(child, Duration::from_secs(60));
+    Disturbed {
+        out,
+        ended_after: sent.elapsed(),
+        victim,
+    }
+}
+
 #[test]
 fn a_killed_rank_ends_the_job_and_resume_finishes_the_same_model() {
     let dir = tempfile::tempdir().unwrap();
     let data = dataset(dir.path(), 60_000);
     let config = config(dir.path(), "checkpoint_every = 10");
     let full = dir.path().join("full");
-    let args = |run: &Path| {
-        vec![
-            "train".to_string(),
-            path(&config).to_string(),
-            "--data".into(),
-            path(&data).to_string(),
-            "--out".into(),
-            path(run).to_string(),
-        ]
-    };
-    let full_args = args(&full);
-    let full_args: Vec<&str> = full_args.iter().map(String::as_str).collect();
-    run_ranks(2, &full_args);
+    run_ranks(
+        2,
+        &[
+            "train",
+            path(&config),
+            "--data",
+            path(&data),
+            "--out",
+            path(&full),
+        ],
+    );
     let want = final_eval(&full);
 
     let run = dir.path().join("killed");
-    let run_args = args(&run);
-    let run_args: Vec<&str> = run_args.iter().map(String::as_str).collect();
-    let child = launch(2, &run_args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("mpirun starts");
-    let launcher = child.id();
-    wait_for_checkpoint(&run, 20, Duration::from_secs(60));
-    let victim = rank_pid(launcher, 1).expect("rank 1 is running");
-    signal(victim, "-KILL");
-    let killed_at = Instant::now();
-    let out = wait_with_limit(child, Duration::from_secs(60));
-    assert!(!out.status.success(), "the job must fail when a rank dies");
+    let killed = disturb(&config, &data, &run, 20, "-KILL");
     assert!(
-        killed_at.elapsed() < Duration::from_secs(30),
+        !killed.out.status.success(),
+        "the job must fail when a rank dies"
+    );
+    assert!(
+        killed.ended_after < Duration::from_secs(30),
         "the other rank took {:?} to end",
-        killed_at.elapsed()
+        killed.ended_after
     );
     let latest = |run: &Path| std::fs::read_to_string(run.join("checkpoints/latest")).unwrap();
     assert!(
@@ -399,41 +429,20 @@ fn a_hung_rank_makes_the_others_end_the_job_after_the_collective_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let data = dataset(dir.path(), 60_000);
     let config = config(dir.path(), "checkpoint_every = 10");
-    let run = dir.path().join("hung");
-    let child = launch(
-        2,
-        &[
-            "train",
-            path(&config),
-            "--data",
-            path(&data),
-            "--out",
-            path(&run),
-        ],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("mpirun starts");
-    let launcher = child.id();
-    wait_for_checkpoint(&run, 10, Duration::from_secs(60));
-    let victim = rank_pid(launcher, 1).expect("rank 1 is running");
-    signal(victim, "-STOP");
-    let stopped_at = Instant::now();
-    let out = wait_with_limit(child, Duration::from_secs(60));
+    let hung = disturb(&config, &data, &dir.path().join("hung"), 10, "-STOP");
     // The stopped rank may outlive the job; end it.
     let _ = Command::new("kill")
-        .args(["-KILL", &victim.to_string()])
+        .args(["-KILL", &hung.victim.to_string()])
         .status();
-    assert!(!out.status.success());
-    let stderr = text(&out.stderr);
+    assert!(!hung.out.status.success());
+    let stderr = text(&hung.out.stderr);
     assert!(
         stderr.contains("rank 0 of 2 waited 3 s in"),
         "the timeout names the rank and the collective: {stderr}"
     );
     assert!(
-        stopped_at.elapsed() < Duration::from_secs(30),
+        hung.ended_after < Duration::from_secs(30),
         "ended after {:?}",
-        stopped_at.elapsed()
+        hung.ended_after
     );
 }

@@ -12,46 +12,10 @@
 use cascade_dist::{MpiGroup, ProcessGroup, Received, from_environment, launcher_world_size};
 use std::process::ExitCode;
 
+mod support;
+
 fn main() -> ExitCode {
-    // Under a launcher, through `from_environment` (as `cascade train` will); without one,
-    // MPI directly, as a singleton world of one.
-    let group: Result<Box<dyn ProcessGroup>, _> = if launcher_world_size().is_some() {
-        from_environment()
-    } else {
-        MpiGroup::init().map(|g| Box::new(g) as Box<dyn ProcessGroup>)
-    };
-    let group = match group {
-        Ok(group) => group,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let failures = check_all(group.as_ref());
-    // Every rank reports its failures to rank 0, which prints the verdict.
-    let mut count = [failures.len() as f64];
-    let total = match group.all_reduce_sum_f64(&mut count) {
-        Ok(()) => count[0] as usize,
-        Err(_) => failures.len().max(1),
-    };
-    for failure in &failures {
-        eprintln!("rank {}: {failure}", group.rank());
-    }
-    if group.rank() == 0 {
-        if total == 0 {
-            println!(
-                "collectives: all checks passed on {} rank(s)",
-                group.world_size()
-            );
-        } else {
-            eprintln!("collectives: {total} check(s) failed");
-        }
-    }
-    if total == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    support::run_checks("collectives", "all checks passed", check_all)
 }
 
 /// What rank `from` sends rank `to` in the all-to-all checks: `from + 1` values when `to` is

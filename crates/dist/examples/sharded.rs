@@ -12,8 +12,8 @@
 
 use cascade_core::KeyedJagged;
 use cascade_dist::{
-    MpiGroup, Placement, ProcessGroup, RowOptimizer, RowStorage, ShardedEmbeddings, TableSpec,
-    Thresholds, from_environment, launcher_world_size, plan,
+    Placement, ProcessGroup, RowOptimizer, RowStorage, ShardedEmbeddings, TableSpec, Thresholds,
+    plan,
 };
 use cascade_embed::{EmbeddingCollection, Optimizer, OutOfRange, Pooling, TableConfig};
 use std::process::ExitCode;
@@ -79,46 +79,17 @@ fn slice(kj: &KeyedJagged, range: std::ops::Range<usize>) -> KeyedJagged {
         .expect("a valid slice")
 }
 
+mod support;
+
 fn main() -> ExitCode {
-    let group: Result<Box<dyn ProcessGroup>, _> = if launcher_world_size().is_some() {
-        from_environment()
-    } else {
-        MpiGroup::init().map(|g| Box::new(g) as Box<dyn ProcessGroup>)
-    };
-    let group = match group {
-        Ok(group) => group,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let failures = match run(group.as_ref()) {
-        Ok(failures) => failures,
-        Err(err) => vec![format!("error: {err}")],
-    };
-    let mut count = [failures.len() as f64];
-    let total = match group.all_reduce_sum_f64(&mut count) {
-        Ok(()) => count[0] as usize,
-        Err(_) => failures.len().max(1),
-    };
-    for failure in failures.iter().take(10) {
-        eprintln!("rank {}: {failure}", group.rank());
-    }
-    if group.rank() == 0 {
-        if total == 0 {
-            println!(
-                "sharded embeddings: forward and updates match one whole collection on {} ranks",
-                group.world_size()
-            );
-        } else {
-            eprintln!("sharded embeddings: {total} mismatches");
-        }
-    }
-    if total == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    support::run_checks(
+        "sharded embeddings",
+        "forward and updates match one whole collection",
+        |group| match run(group) {
+            Ok(failures) => failures,
+            Err(err) => vec![format!("error: {err}")],
+        },
+    )
 }
 
 fn run(group: &dyn ProcessGroup) -> Result<Vec<String>, Box<dyn std::error::Error>> {
