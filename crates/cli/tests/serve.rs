@@ -13,11 +13,13 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The quickstart's runs, trained once for every test of this file.
+/// The quickstart's runs, trained once for every test of this file. They live in cargo's
+/// scratch folder for integration tests (`target/tmp`, replaced by the next run and removed by
+/// `cargo clean`): a static is never dropped, so a temporary folder would outlive the tests.
 fn runs() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("cascade-serve-test-{}", std::process::id()));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-quickstart");
         let _ = std::fs::remove_dir_all(&dir);
         ok(&["quickstart", "--out", path(&dir)]);
         dir

@@ -123,12 +123,19 @@ impl DlrmChunk {
             .map(|&p| stored_sizes[..p].iter().sum())
             .collect();
         let mut samples = vec![0u8; sample * self.rows];
-        for (r, out) in samples.chunks_exact_mut(sample).enumerate() {
-            for (&(bytes, size), &start) in sources.iter().zip(&starts) {
-                if size == 8 {
-                    out[start..start + 8].copy_from_slice(&bytes[r * 8..r * 8 + 8]);
-                } else {
-                    out[start..start + size].copy_from_slice(&bytes[r * size..(r + 1) * size]);
+        // A column at a time: one sequential read and one strided write per column, with the
+        // column's width known to the copy.
+        for (&(bytes, size), &start) in sources.iter().zip(&starts) {
+            let rows = samples
+                .chunks_exact_mut(sample)
+                .zip(bytes.chunks_exact(size));
+            if size == 8 {
+                for (out, value) in rows {
+                    out[start..start + 8].copy_from_slice(value);
+                }
+            } else {
+                for (out, value) in rows {
+                    out[start..start + size].copy_from_slice(value);
                 }
             }
         }
