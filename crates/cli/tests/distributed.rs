@@ -206,6 +206,41 @@ fn one_two_and_four_ranks_train_the_same_model() {
     }
 }
 
+#[test]
+fn dcn_with_f16_tables_trains_the_same_on_two_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path(), 12_000);
+    let config = config(dir.path(), "max_steps = 30");
+    let mut evals = Vec::new();
+    for ranks in [1, 2] {
+        let run = dir.path().join(format!("run-{ranks}"));
+        let args = [
+            "train",
+            path(&config),
+            "--data",
+            path(&data),
+            "--out",
+            path(&run),
+            "--set",
+            "model.kind=dcn",
+            "--set",
+            "model.cross_layers=2",
+            "--set",
+            "embeddings.storage=f16",
+        ];
+        if ranks == 1 {
+            ok(&args);
+        } else {
+            run_ranks(ranks, &args);
+        }
+        evals.push((losses(&run), final_eval(&run)));
+    }
+    for ((step, a), (_, b)) in evals[0].0.iter().zip(&evals[1].0) {
+        assert!((a - b).abs() / a.abs() < 1e-4, "step {step}: {b} vs {a}");
+    }
+    same_eval(&evals[0].1, &evals[1].1, 1e-4, "dcn on 2 ranks");
+}
+
 /// Points the run's `latest` at step `step`, as if it had stopped right after writing that
 /// checkpoint, and drops the later ones.
 fn rewind(run: &Path, step: u64) {
