@@ -52,6 +52,32 @@ fn run_ranks(ranks: usize, args: &[&str]) -> Output {
     out
 }
 
+/// `train CONFIG --data DATA --out RUN`.
+fn train_args<'a>(config: &'a Path, data: &'a Path, run: &'a Path) -> Vec<&'a str> {
+    vec![
+        "train",
+        path(config),
+        "--data",
+        path(data),
+        "--out",
+        path(run),
+    ]
+}
+
+/// Runs `cascade ARGS` on `ranks` ranks (a plain process for one), which must succeed.
+fn on_ranks(ranks: usize, args: &[&str]) -> Output {
+    if ranks > 1 {
+        return run_ranks(ranks, args);
+    }
+    let out = common::cascade(args);
+    assert!(
+        out.status.success(),
+        "cascade {args:?}: {}",
+        text(&out.stderr)
+    );
+    out
+}
+
 /// Waits for `child`, killing it (and failing) past `limit`.
 fn wait_with_limit(mut child: Child, limit: Duration) -> Output {
     let started = Instant::now();
@@ -163,20 +189,7 @@ fn one_two_and_four_ranks_train_the_same_model() {
     let mut curves = Vec::new();
     for ranks in [1, 2, 4] {
         let run = dir.path().join(format!("run-{ranks}"));
-        let args = [
-            "train",
-            path(&config),
-            "--data",
-            path(&data),
-            "--out",
-            path(&run),
-        ];
-        let out = if ranks == 1 {
-            common::cascade(&args)
-        } else {
-            run_ranks(ranks, &args)
-        };
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = on_ranks(ranks, &train_args(&config, &data, &run));
         let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("summary");
         assert_eq!(summary["ranks"], ranks);
         assert_eq!(summary["steps"], 100);
@@ -214,25 +227,16 @@ fn dcn_with_f16_tables_trains_the_same_on_two_ranks() {
     let mut evals = Vec::new();
     for ranks in [1, 2] {
         let run = dir.path().join(format!("run-{ranks}"));
-        let args = [
-            "train",
-            path(&config),
-            "--data",
-            path(&data),
-            "--out",
-            path(&run),
+        let mut args = train_args(&config, &data, &run);
+        args.extend([
             "--set",
             "model.kind=dcn",
             "--set",
             "model.cross_layers=2",
             "--set",
             "embeddings.storage=f16",
-        ];
-        if ranks == 1 {
-            ok(&args);
-        } else {
-            run_ranks(ranks, &args);
-        }
+        ]);
+        on_ranks(ranks, &args);
         evals.push((losses(&run), final_eval(&run)));
     }
     for ((step, a), (_, b)) in evals[0].0.iter().zip(&evals[1].0) {
@@ -276,17 +280,7 @@ fn a_checkpoint_of_two_ranks_resumes_on_four_and_on_one() {
     let data = dataset(dir.path(), 12_000);
     let config = config(dir.path(), "checkpoint_every = 10");
     let full = dir.path().join("full");
-    run_ranks(
-        2,
-        &[
-            "train",
-            path(&config),
-            "--data",
-            path(&data),
-            "--out",
-            path(&full),
-        ],
-    );
+    run_ranks(2, &train_args(&config, &data, &full));
     let want = final_eval(&full);
     // The checkpoint holds each rank's shards, not whole tables.
     let model = full.join("checkpoints/step-0000000020/model");
@@ -296,12 +290,7 @@ fn a_checkpoint_of_two_ranks_resumes_on_four_and_on_one() {
         let run = dir.path().join(format!("resumed-{ranks}"));
         copy_dir(&full, &run);
         rewind(&run, 20);
-        let args = ["train", "--resume", path(&run)];
-        if ranks == 1 {
-            ok(&args);
-        } else {
-            run_ranks(ranks, &args);
-        }
+        on_ranks(ranks, &["train", "--resume", path(&run)]);
         same_eval(
             &want,
             &final_eval(&run),
@@ -384,21 +373,11 @@ struct Disturbed {
 /// Trains `config` on `data` into `run` on 2 ranks and sends rank 1 `sig` once the checkpoint
 /// of step `after` exists; returns when the job has ended.
 fn disturb(config: &Path, data: &Path, run: &Path, after: u64, sig: &str) -> Disturbed {
-    let child = launch(
-        2,
-        &[
-            "train",
-            path(config),
-            "--data",
-            path(data),
-            "--out",
-            path(run),
-        ],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("mpirun starts");
+    let child = launch(2, &train_args(config, data, run))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mpirun starts");
     let launcher = child.id();
     wait_for_checkpoint(run, after, Duration::from_secs(60));
     let victim = rank_pid(launcher, 1).expect("rank 1 is running");
@@ -418,17 +397,7 @@ fn a_killed_rank_ends_the_job_and_resume_finishes_the_same_model() {
     let data = dataset(dir.path(), 60_000);
     let config = config(dir.path(), "checkpoint_every = 10");
     let full = dir.path().join("full");
-    run_ranks(
-        2,
-        &[
-            "train",
-            path(&config),
-            "--data",
-            path(&data),
-            "--out",
-            path(&full),
-        ],
-    );
+    run_ranks(2, &train_args(&config, &data, &full));
     let want = final_eval(&full);
 
     let run = dir.path().join("killed");

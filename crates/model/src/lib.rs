@@ -5,9 +5,10 @@
 //! sizes, optimizers, seed). One training step is [`RankingModel::forward`] on a
 //! [`Batch`](cascade_core::Batch), the loss, [`RankingModel::backward`] (which also applies the
 //! fused sparse optimizer to the embedding rows the batch touched) and
-//! [`RankingModel::step`] for the dense parameters. Between `backward` and `step` the dense
-//! gradients can be read and written as one flat buffer, which is what a data-parallel trainer
-//! all-reduces. [`RankingModel::save`] and [`RankingModel::load`] keep the whole training state
+//! [`RankingModel::step`] for the dense parameters. Training across ranks uses the dense half
+//! alone, [`DenseRanking`], fed pooled embeddings by the sharded tables: between its backward
+//! pass and its step the dense gradients are read and written as one flat buffer, which the
+//! ranks all-reduce. [`RankingModel::save`] and [`RankingModel::load`] keep the whole training state
 //! (dense parameters, optimizer states, embedding tables) in a checkpoint folder whose header
 //! names the model, so a checkpoint is never loaded into a model it was not written by.
 

@@ -11,7 +11,7 @@ use cascade_core::{Batch, KeyedJagged};
 use cascade_embed::{EmbeddingCollection, Pooled, TableConfig};
 use cascade_nn::{
     BceWithLogits, MatRef, ParamMut, Parameters, Rng, clip_grad_norm, gather_grads,
-    parameter_count, scatter_grads, zero_grad,
+    parameter_count, zero_grad,
 };
 
 /// The dense architecture of a model.
@@ -268,13 +268,8 @@ impl RankingModel {
     }
 
     /// Copies the dense gradients into `out` (length [`dense_len`](Self::dense_len)), in a
-    /// fixed order: what a data-parallel trainer all-reduces.
+    /// fixed order, for inspection (gradient checks).
     pub fn dense_grads(&mut self, out: &mut [f32]) -> Result<()> {
         Ok(gather_grads(&mut self.net, out)?)
-    }
-
-    /// Replaces the dense gradients with `src` (e.g. after an all-reduce).
-    pub fn set_dense_grads(&mut self, src: &[f32]) -> Result<()> {
-        Ok(scatter_grads(&mut self.net, src)?)
     }
 }
