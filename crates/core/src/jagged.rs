@@ -142,13 +142,21 @@ impl KeyedJagged {
         Some((0..self.batch_size).map(|s| self.first_id(f, s)).collect())
     }
 
+    /// Every id of feature `feature`, all its samples' bags back to back.
+    pub fn feature_ids(&self, feature: usize) -> &[u64] {
+        let start = feature * self.batch_size;
+        &self.ids[self.offsets[start]..self.offsets[start + self.batch_size]]
+    }
+
     /// The ids (and their bag offsets, rebased to 0) of one feature across the whole batch.
     pub fn feature(&self, feature: usize) -> (&[u64], Vec<usize>) {
         let start = feature * self.batch_size;
         let bounds = &self.offsets[start..=start + self.batch_size];
         let base = bounds[0];
-        let ids = &self.ids[base..bounds[self.batch_size]];
-        (ids, bounds.iter().map(|o| o - base).collect())
+        (
+            self.feature_ids(feature),
+            bounds.iter().map(|o| o - base).collect(),
+        )
     }
 }
 

@@ -41,20 +41,13 @@ pub enum ShardedError {
     /// A collective failed.
     #[error(transparent)]
     Comm(#[from] CommError),
-    /// The local embedding collection refused an operation, or an id is out of range.
+    /// The local embedding collection refused an operation, a batch lacks a feature, or an id
+    /// is out of range.
     #[error(transparent)]
     Embed(#[from] EmbedError),
     /// The plan does not match the tables.
     #[error("sharded embeddings: {0}")]
     Plan(String),
-    /// A batch lacks a feature the tables serve.
-    #[error("batch has no feature '{feature}', which embedding table '{table}' serves")]
-    MissingFeature {
-        /// The missing feature.
-        feature: String,
-        /// The table serving it.
-        table: String,
-    },
     /// A message from another rank is malformed (a bug, or ranks running different code).
     #[error("sharded embeddings: from rank {rank}: {reason}")]
     Protocol {
@@ -430,23 +423,9 @@ impl ShardedEmbeddings {
     /// For each slot, the position of its feature among `kj`'s keys, after checking every
     /// id against its table's rule.
     fn bind(&self, kj: &KeyedJagged) -> Result<Vec<usize>, ShardedError> {
-        let batch = kj.batch_size();
         self.slots
             .iter()
-            .map(|slot| {
-                let config = &self.tables[slot.table];
-                let key = kj
-                    .keys()
-                    .iter()
-                    .position(|k| *k == slot.name)
-                    .ok_or_else(|| ShardedError::MissingFeature {
-                        feature: slot.name.clone(),
-                        table: config.name.clone(),
-                    })?;
-                let span = kj.offsets()[key * batch]..kj.offsets()[(key + 1) * batch];
-                config.check_ids(&slot.name, &kj.ids()[span])?;
-                Ok(key)
-            })
+            .map(|slot| Ok(self.tables[slot.table].bind(&slot.name, kj)?))
             .collect()
     }
 

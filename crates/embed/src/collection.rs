@@ -213,24 +213,10 @@ impl EmbeddingCollection {
     /// For each output slot, the position of its feature among the batch's keys, after
     /// checking every id of the batch against its table.
     fn bind(&self, kj: &KeyedJagged) -> Result<Vec<usize>> {
-        let keys = kj.keys();
-        let batch = kj.batch_size();
         self.layout
             .iter()
             .zip(&self.slot_table)
-            .map(|(slot, &t)| {
-                let table = &self.tables[t];
-                let key = keys.iter().position(|k| *k == slot.name).ok_or_else(|| {
-                    EmbedError::MissingFeature {
-                        feature: slot.name.clone(),
-                        table: table.name().to_string(),
-                    }
-                })?;
-                let offsets = kj.offsets();
-                let ids = &kj.ids()[offsets[key * batch]..offsets[(key + 1) * batch]];
-                table.check_ids(&slot.name, ids)?;
-                Ok(key)
-            })
+            .map(|(slot, &t)| self.tables[t].config().bind(&slot.name, kj))
             .collect()
     }
 

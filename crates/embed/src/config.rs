@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{EmbedError, Result};
 use crate::random::mix64;
 use crate::storage::Storage;
+use cascade_core::KeyedJagged;
 
 /// How the embeddings of one bag are combined into one vector.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,9 +168,23 @@ impl TableConfig {
         }
     }
 
+    /// The position of `feature` (served by this table) among `kj`'s keys, after checking
+    /// every id it carries against the table's policy: what a lookup does before touching a
+    /// row, whether the table is whole or sharded over ranks.
+    pub fn bind(&self, feature: &str, kj: &KeyedJagged) -> Result<usize> {
+        let key = kj.keys().iter().position(|k| k == feature).ok_or_else(|| {
+            EmbedError::MissingFeature {
+                feature: feature.to_string(),
+                table: self.name.clone(),
+            }
+        })?;
+        self.check_ids(feature, kj.feature_ids(key))?;
+        Ok(key)
+    }
+
     /// Fails with an error naming the table, `feature` and the first refused id, if any id in
     /// `ids` is refused by the table's policy.
-    pub fn check_ids(&self, feature: &str, ids: &[u64]) -> Result<()> {
+    pub(crate) fn check_ids(&self, feature: &str, ids: &[u64]) -> Result<()> {
         if self.out_of_range != OutOfRange::Error {
             return Ok(());
         }

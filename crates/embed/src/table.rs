@@ -151,16 +151,10 @@ impl EmbeddingTable {
         self.config.row_of(id)
     }
 
-    /// [`row_of`](Self::row_of) for an id already checked by [`check_ids`](Self::check_ids).
+    /// [`row_of`](Self::row_of) for an id already checked by [`TableConfig::bind`].
     pub(crate) fn row_of_checked(&self, id: u64) -> usize {
         // Checked ids are below `rows`, which fits in usize.
         self.row_of(id).unwrap_or(0) as usize
-    }
-
-    /// Fails with an error naming the table, `feature` and the first refused id, if any id in
-    /// `ids` is refused by the table's policy.
-    pub(crate) fn check_ids(&self, feature: &str, ids: &[u64]) -> Result<()> {
-        self.config.check_ids(feature, ids)
     }
 
     fn row_index(&self, row: u64) -> Result<usize> {
@@ -299,7 +293,11 @@ mod tests {
         let strict = table(cfg.clone());
         assert_eq!(strict.row_of(9), Some(9));
         assert_eq!(strict.row_of(10), None);
-        let err = strict.check_ids("f", &[1, 12, 13]).unwrap_err().to_string();
+        let err = strict
+            .config()
+            .check_ids("f", &[1, 12, 13])
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("'t'") && err.contains("'f'") && err.contains("id 12"),
             "{err}"
@@ -307,7 +305,7 @@ mod tests {
         cfg.out_of_range = OutOfRange::Modulo;
         let modulo = table(cfg.clone());
         assert_eq!(modulo.row_of(23), Some(3));
-        assert!(modulo.check_ids("f", &[u64::MAX]).is_ok());
+        assert!(modulo.config().check_ids("f", &[u64::MAX]).is_ok());
         cfg.out_of_range = OutOfRange::Hash;
         let hashed = table(cfg);
         let rows: std::collections::HashSet<u64> =
