@@ -144,6 +144,22 @@ impl DlrmChunk {
     }
 }
 
+/// Draws one row's dense features into `row` (standard normals, two per draw) and appends
+/// them to `dense` as little-endian `float32`.
+fn draw_dense(rng: &mut Rng, row: &mut [f32], dense: &mut Vec<u8>) {
+    let width = row.len();
+    for j in (0..width).step_by(2) {
+        let (a, b) = rng.normal_pair();
+        row[j] = a as f32;
+        if j + 1 < width {
+            row[j + 1] = b as f32;
+        }
+    }
+    for x in row.iter() {
+        dense.extend_from_slice(&x.to_le_bytes());
+    }
+}
+
 /// Generates chunk `index` of the dataset.
 pub fn generate_chunk(
     config: &DlrmConfig,
@@ -176,16 +192,7 @@ fn generate_single(
     let mut logits = Vec::with_capacity(rows);
     let mut row_dense = vec![0f32; dense_width];
     for _ in 0..rows {
-        for j in (0..dense_width).step_by(2) {
-            let (a, b) = rng.normal_pair();
-            row_dense[j] = a as f32;
-            if j + 1 < dense_width {
-                row_dense[j + 1] = b as f32;
-            }
-        }
-        for x in &row_dense {
-            dense.extend_from_slice(&x.to_le_bytes());
-        }
+        draw_dense(&mut rng, &mut row_dense, &mut dense);
         logits.push(model.bias() + model.dense_logit(&row_dense));
     }
 
@@ -289,16 +296,7 @@ fn generate_bags(
         .collect();
 
     for _ in 0..rows {
-        for j in (0..dense_width).step_by(2) {
-            let (a, b) = rng.normal_pair();
-            row_dense[j] = a as f32;
-            if j + 1 < dense_width {
-                row_dense[j + 1] = b as f32;
-            }
-        }
-        for x in &row_dense {
-            dense.extend_from_slice(&x.to_le_bytes());
-        }
+        draw_dense(&mut rng, &mut row_dense, &mut dense);
         let mut logit = model.bias() + model.dense_logit(&row_dense);
         let mut effects = 0.0;
         for (t, table) in tables.iter_mut().enumerate() {
