@@ -123,7 +123,12 @@ impl MpiGroup {
 
 /// `counts` as MPI counts, or an error when one or their sum exceeds what MPI can address.
 fn to_counts(op: &'static str, counts: &[usize]) -> Result<Vec<Count>> {
-    let total: usize = counts.iter().sum();
+    addressable(op, counts.iter().sum())?;
+    Ok(counts.iter().map(|&c| c as Count).collect())
+}
+
+/// Fails when `total` elements exceed what one MPI call can address.
+fn addressable(op: &'static str, total: usize) -> Result<usize> {
     if total > MAX_COUNT {
         return Err(CommError::TooLarge {
             op,
@@ -131,7 +136,7 @@ fn to_counts(op: &'static str, counts: &[usize]) -> Result<Vec<Count>> {
             max: MAX_COUNT,
         });
     }
-    Ok(counts.iter().map(|&c| c as Count).collect())
+    Ok(total)
 }
 
 /// Exclusive prefix sums: where each rank's block starts.
@@ -226,14 +231,7 @@ impl ProcessGroup for MpiGroup {
 /// be able to address.
 fn receive_counts(op: &'static str, counts: &[Count]) -> Result<(Vec<usize>, usize)> {
     let counts: Vec<usize> = counts.iter().map(|&c| c as usize).collect();
-    let total: usize = counts.iter().sum();
-    if total > MAX_COUNT {
-        return Err(CommError::TooLarge {
-            op,
-            len: total,
-            max: MAX_COUNT,
-        });
-    }
+    let total = addressable(op, counts.iter().sum())?;
     Ok((counts, total))
 }
 
