@@ -153,26 +153,14 @@ impl EmbeddingCollection {
             }
             step = Some(file_step);
         }
-        for (table, ranges) in self.tables.iter().zip(&mut covered) {
-            ranges.sort_by_key(|r| r.start);
-            let mut next = table.row_range().start;
-            for r in ranges.iter() {
-                if r.start > next {
-                    break;
-                }
-                next = next.max(r.end);
-            }
-            if next < table.row_range().end {
-                return Err(EmbedError::Checkpoint {
-                    path: dir.to_path_buf(),
-                    reason: format!(
-                        "no shard of '{stem}' holds rows {}..{} of table '{}'",
-                        next,
-                        table.row_range().end,
-                        table.name()
-                    ),
-                });
-            }
+        if let Some((table, missing)) = self.first_uncovered(&mut covered) {
+            return Err(EmbedError::Checkpoint {
+                path: dir.to_path_buf(),
+                reason: format!(
+                    "no shard of '{stem}' holds rows {}..{} of table '{table}'",
+                    missing.start, missing.end
+                ),
+            });
         }
         self.step = step.unwrap_or_default();
         Ok(())
@@ -198,15 +186,30 @@ impl EmbeddingCollection {
         };
         let mut covered: Vec<Vec<Range<u64>>> = vec![Vec::new(); self.tables.len()];
         self.step = self.copy_from_shard(path, &index, &mut covered)?;
-        for (table, ranges) in self.tables.iter().zip(&covered) {
-            if ranges.is_empty() {
-                return Err(EmbedError::Checkpoint {
-                    path: path.to_path_buf(),
-                    reason: format!("it has no table '{}'", table.name()),
-                });
-            }
+        if let Some((table, _)) = self.first_uncovered(&mut covered) {
+            return Err(EmbedError::Checkpoint {
+                path: path.to_path_buf(),
+                reason: format!("it has no table '{table}'"),
+            });
         }
         Ok(())
+    }
+
+    /// The first table whose rows `covered` (the ranges copied into each table) leaves a gap
+    /// in, with the first missing rows; `None` when every row was copied.
+    fn first_uncovered(&self, covered: &mut [Vec<Range<u64>>]) -> Option<(String, Range<u64>)> {
+        self.tables.iter().zip(covered).find_map(|(table, ranges)| {
+            ranges.sort_by_key(|r| r.start);
+            let mut next = table.row_range().start;
+            for r in ranges.iter() {
+                if r.start > next {
+                    break;
+                }
+                next = next.max(r.end);
+            }
+            (next < table.row_range().end)
+                .then(|| (table.name().to_string(), next..table.row_range().end))
+        })
     }
 
     /// Copies the rows of the shard file `bin` that this collection holds, recording them in
@@ -238,10 +241,18 @@ impl EmbeddingCollection {
                     header.name, header.rows, entry.name, entry.rows
                 )));
             }
-            let target = self
-                .tables
-                .iter()
-                .position(|t| t.name() == entry.name)
+            let same_table = self.tables.iter().position(|t| t.name() == entry.name);
+            if let Some(t) = same_table
+                && self.tables[t].full_rows() != entry.full_rows
+            {
+                return Err(bad(format!(
+                    "table '{}' has {} rows in the checkpoint, {} in the collection",
+                    entry.name,
+                    entry.full_rows,
+                    self.tables[t].full_rows()
+                )));
+            }
+            let target = same_table
                 .and_then(|t| overlap(&self.tables[t].row_range(), &entry.range()).map(|o| (t, o)));
             let Some((t, rows)) = target else {
                 skip(&mut r, header.body_bytes().unwrap_or(0)).map_err(io_error(bin))?;
@@ -404,6 +415,27 @@ mod tests {
             assert_eq!(rows_of(&middle, 0), rows_of(&whole, 0)[4..7].to_vec());
             assert_eq!(rows_of(&middle, 1), rows_of(&whole, 1)[3..5].to_vec());
         }
+    }
+
+    #[test]
+    fn shards_of_a_table_of_another_size_are_refused() {
+        // A 12-row table's shards cover every row of a 10-row one, but are not its rows.
+        let dir = tempfile::tempdir().unwrap();
+        let mut larger = configs(Storage::F32);
+        larger[0].rows = 12;
+        EmbeddingCollection::new(larger, Optimizer::rowwise_adagrad(0.1))
+            .unwrap()
+            .save_shard(dir.path(), "embeddings", 0)
+            .unwrap();
+        let mut whole =
+            EmbeddingCollection::new(configs(Storage::F32), Optimizer::rowwise_adagrad(0.1))
+                .unwrap();
+        let err = whole.load_shards(dir.path(), "embeddings").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("table 'users' has 12 rows in the checkpoint, 10 in the collection"),
+            "{err}"
+        );
     }
 
     #[test]
