@@ -11,10 +11,7 @@
 //! ```
 
 use cascade_core::KeyedJagged;
-use cascade_dist::{
-    Placement, ProcessGroup, RowOptimizer, RowStorage, ShardedEmbeddings, TableSpec, Thresholds,
-    plan,
-};
+use cascade_dist::{Placement, ProcessGroup, ShardedEmbeddings, TableSpec, Thresholds, plan};
 use cascade_embed::{EmbeddingCollection, Optimizer, OutOfRange, Pooling, TableConfig};
 use std::process::ExitCode;
 
@@ -100,8 +97,8 @@ fn run(group: &dyn ProcessGroup) -> Result<Vec<String>, Box<dyn std::error::Erro
             name: t.name.clone(),
             rows: t.rows,
             dim: t.dim,
-            storage: RowStorage::F32,
-            optimizer: RowOptimizer::RowwiseAdagrad,
+            storage: t.storage,
+            optimizer: Optimizer::rowwise_adagrad(0.05),
         })
         .collect();
     let thresholds = Thresholds {

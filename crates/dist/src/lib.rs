@@ -64,10 +64,11 @@
 //!   are split in contiguous row ranges over all ranks ([`row_ranges`]); row `r` lives on
 //!   [`Placement::owner_of_row`]. This is what lets a 100M-user table span many machines.
 //!
-//! A table's bytes are its rows times the row size of its storage ([`RowStorage`]: 4 bytes
-//! per element for `f32`, 2 for `f16`, 1 plus an `f32` scale and bias per row for `int8`) plus
-//! its optimizer's state ([`RowOptimizer`]: none for SGD, one `f32` per row for row-wise
-//! Adagrad, two `f32` per element for Adam). When a rank would exceed the budget, table-wise
+//! A table's bytes are its rows times the row size of its storage (the embedding crate's
+//! [`Storage`](cascade_embed::Storage): 4 bytes per element for `f32`, 2 for `f16`, 1 plus an
+//! `f32` scale and bias per row for `int8`) plus its optimizer's state
+//! ([`Optimizer`](cascade_embed::Optimizer): none for SGD, one `f32` per row for row-wise
+//! Adagrad, two `f32` per element for Adam), counted as the tables themselves count them. When a rank would exceed the budget, table-wise
 //! (then replicated) tables become row-wise, largest first; when even all-row-wise does not fit,
 //! [`PlanError::DoesNotFit`] names the rank and its shortfall. Plans are deterministic, so
 //! every rank computes the same one without communicating.
@@ -89,8 +90,5 @@ pub use error::{CommError, Result};
 pub use group::{ProcessGroup, Received, SingleProcess};
 #[cfg(feature = "mpi")]
 pub use mpi_group::MpiGroup;
-pub use plan::{
-    Placement, Plan, PlanError, RowOptimizer, RowStorage, TablePlan, TableSpec, Thresholds, plan,
-    row_ranges,
-};
+pub use plan::{Placement, Plan, PlanError, TablePlan, TableSpec, Thresholds, plan, row_ranges};
 pub use sharded::{CommStats, ShardedEmbeddings, ShardedError};

@@ -2,58 +2,12 @@
 //! per-rank memory budget. Pure logic, deterministic: the same tables, world size, budget and
 //! thresholds always give the same plan, so every rank can compute it independently.
 
+use cascade_embed::{Optimizer, Storage};
 use serde::Serialize;
 use std::ops::Range;
 
-/// How embedding rows are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RowStorage {
-    /// 32-bit floats: 4 bytes per element.
-    F32,
-    /// 16-bit floats: 2 bytes per element.
-    F16,
-    /// 8-bit integers: 1 byte per element plus an `f32` scale and an `f32` bias per row.
-    Int8,
-}
-
-impl RowStorage {
-    /// Bytes one row of `dim` elements takes.
-    pub fn row_bytes(self, dim: usize) -> u64 {
-        let dim = dim as u64;
-        match self {
-            RowStorage::F32 => 4 * dim,
-            RowStorage::F16 => 2 * dim,
-            RowStorage::Int8 => dim + 8,
-        }
-    }
-}
-
-/// The fused sparse optimizer, for the state it keeps beside each row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RowOptimizer {
-    /// Plain SGD: no state.
-    Sgd,
-    /// Row-wise Adagrad: one `f32` accumulator per row.
-    RowwiseAdagrad,
-    /// Adam: two `f32` moments per element.
-    Adam,
-}
-
-impl RowOptimizer {
-    /// Bytes of optimizer state one row of `dim` elements carries.
-    pub fn state_bytes(self, dim: usize) -> u64 {
-        match self {
-            RowOptimizer::Sgd => 0,
-            RowOptimizer::RowwiseAdagrad => 4,
-            RowOptimizer::Adam => 2 * dim as u64 * 4,
-        }
-    }
-}
-
 /// One embedding table to place.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TableSpec {
     /// The table's name (its sparse feature).
     pub name: String,
@@ -61,16 +15,18 @@ pub struct TableSpec {
     pub rows: u64,
     /// Elements per row (the embedding dimension).
     pub dim: usize,
-    /// Row storage.
-    pub storage: RowStorage,
-    /// Sparse optimizer, whose per-row state lives with the row.
-    pub optimizer: RowOptimizer,
+    /// Row storage: 4 bytes per element for `f32`, 2 for `f16`, 1 plus an `f32` scale and an
+    /// `f32` bias per row for `int8`.
+    pub storage: Storage,
+    /// Sparse optimizer, whose per-row state lives with the row: none for SGD, one `f32` per
+    /// row for row-wise Adagrad, two `f32` per element for Adam.
+    pub optimizer: Optimizer,
 }
 
 impl TableSpec {
     /// Bytes one row takes with its optimizer state.
     pub fn bytes_per_row(&self) -> u64 {
-        self.storage.row_bytes(self.dim) + self.optimizer.state_bytes(self.dim)
+        self.storage.bytes(1, self.dim) + self.optimizer.state_bytes(1, self.dim)
     }
 
     /// Bytes the whole table takes with its optimizer state.
@@ -461,8 +417,11 @@ mod tests {
             name: name.into(),
             rows,
             dim,
-            storage: RowStorage::F32,
-            optimizer: RowOptimizer::Sgd,
+            storage: Storage::F32,
+            optimizer: Optimizer::Sgd {
+                lr: 0.1,
+                weight_decay: 0.0,
+            },
         }
     }
 
@@ -474,13 +433,13 @@ mod tests {
     fn row_bytes_follow_storage_and_optimizer() {
         let mut t = table("t", 10, 64);
         assert_eq!(t.bytes_per_row(), 256);
-        t.storage = RowStorage::F16;
+        t.storage = Storage::F16;
         assert_eq!(t.bytes_per_row(), 128);
-        t.storage = RowStorage::Int8;
+        t.storage = Storage::Int8;
         assert_eq!(t.bytes_per_row(), 64 + 8);
-        t.optimizer = RowOptimizer::RowwiseAdagrad;
+        t.optimizer = Optimizer::rowwise_adagrad(0.1);
         assert_eq!(t.bytes_per_row(), 64 + 8 + 4);
-        t.optimizer = RowOptimizer::Adam;
+        t.optimizer = Optimizer::adam(0.1);
         assert_eq!(t.bytes_per_row(), 64 + 8 + 2 * 64 * 4);
         assert_eq!(t.bytes(), 10 * (72 + 512));
         t.rows = u64::MAX;

@@ -100,7 +100,8 @@ fn rows_of(config: &TrainConfig, name: &str, cardinality: u64) -> Result<u64> {
     }
 }
 
-fn storage(config: &TrainConfig) -> Storage {
+/// The row storage `config` gives every embedding table.
+pub(crate) fn storage(config: &TrainConfig) -> Storage {
     match config.embeddings.storage {
         StorageKind::F32 => Storage::F32,
         StorageKind::F16 => Storage::F16,
@@ -108,7 +109,8 @@ fn storage(config: &TrainConfig) -> Storage {
     }
 }
 
-fn embedding_optimizer(config: &TrainConfig) -> Optimizer {
+/// The fused sparse optimizer `config` gives every embedding table.
+pub(crate) fn embedding_optimizer(config: &TrainConfig) -> Optimizer {
     let lr = config.embeddings.learning_rate;
     match config.embeddings.optimizer {
         SparseOptimizerKind::Sgd => Optimizer::Sgd {

@@ -27,30 +27,20 @@
 //! and every rank's table shards; loading them onto another world size reshards the tables
 //! (see [`EmbeddingCollection::load_shards`]).
 
-use crate::config::{SparseOptimizerKind, StorageKind, TrainConfig};
+use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
+use crate::model_spec::{embedding_optimizer, storage};
 use cascade_core::Batch;
-use cascade_dist::{
-    CommStats, Plan, ProcessGroup, RowOptimizer, RowStorage, ShardedEmbeddings, TableSpec,
-};
+use cascade_dist::{CommStats, Plan, ProcessGroup, ShardedEmbeddings, TableSpec};
 use cascade_embed::EmbeddingCollection;
 use cascade_model::{DenseRanking, EMBEDDINGS_STEM, RankingModel, RankingSpec};
 use cascade_nn::{BceWithLogits, MatRef};
 use std::path::Path;
 
-/// The planner's description of the tables `spec` trains under `config`'s storage and
-/// sparse optimizer.
+/// The planner's description of the tables `config` trains, each `(name, rows, dim)`, with
+/// the storage and sparse optimizer the configuration gives them.
 pub fn table_specs(config: &TrainConfig, tables: &[(String, u64, usize)]) -> Vec<TableSpec> {
-    let storage = match config.embeddings.storage {
-        StorageKind::F32 => RowStorage::F32,
-        StorageKind::F16 => RowStorage::F16,
-        StorageKind::Int8 => RowStorage::Int8,
-    };
-    let optimizer = match config.embeddings.optimizer {
-        SparseOptimizerKind::Sgd => RowOptimizer::Sgd,
-        SparseOptimizerKind::RowwiseAdagrad => RowOptimizer::RowwiseAdagrad,
-        SparseOptimizerKind::Adam => RowOptimizer::Adam,
-    };
+    let (storage, optimizer) = (storage(config), embedding_optimizer(config));
     tables
         .iter()
         .map(|(name, rows, dim)| TableSpec {
