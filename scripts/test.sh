@@ -12,6 +12,12 @@ fi
 # the peers and test servers (pip) — is installed in the background while the first builds
 # compile. Each step below still checks for what it needs (the venvs behind the same locks), so
 # a failure here reports itself there; the logs say what happened.
+# The venvs hold about 7 GB (mosaicml-streaming pulls PyPI's CUDA build of torch); pip's wheel
+# cache would hold most of it a second time, on a disk the builds also fill.
+export PIP_NO_CACHE_DIR=1
+echo "disk before the checks: $(df -h --output=avail . | tail -1 | tr -d ' ') free" >&2
+# On a failure, how much disk was left (the usual cause of a failed pip or link step).
+trap 'status=$?; [ $status -eq 0 ] || echo "disk at exit $status: $(df -h --output=avail . | tail -1 | tr -d " ") free" >&2' EXIT
 provision_logs=$(mktemp -d)
 ( scripts/mpi-setup.sh && scripts/chromium-setup.sh ) >"$provision_logs/apt.log" 2>&1 &
 apt_job=$!
@@ -31,7 +37,7 @@ wait "$pip_job" || cat "$provision_logs/pip.log" >&2
 # One MLflow server for every tracking test (each test logs into its own run; a test that stops
 # a server starts its own): starting one per test costs a database migration each time.
 mlflow_store=$(mktemp -d)
-trap 'scripts/mlflow-server.sh stop "$mlflow_store"; rm -rf "$mlflow_store" "$provision_logs"' EXIT
+trap 'status=$?; scripts/mlflow-server.sh stop "$mlflow_store"; rm -rf "$mlflow_store" "$provision_logs"; [ $status -eq 0 ] || echo "disk at exit $status: $(df -h --output=avail . | tail -1 | tr -d " ") free" >&2' EXIT
 MLFLOW_TEST_URI=$(scripts/mlflow-server.sh start "$mlflow_store")
 export MLFLOW_TEST_URI
 # The scripts below build the binary with the same features, so they reuse this build.
