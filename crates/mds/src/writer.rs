@@ -64,12 +64,19 @@ pub struct MdsWriter {
     shards: Vec<ShardMeta>,
     /// Most shards stored on background threads at once (0: stored by the writing call).
     background: usize,
-    /// Shards being stored on background threads, oldest first, with their sample counts.
-    pending: VecDeque<(u64, JoinHandle<Result<StoredFiles>>)>,
+    /// Shards being stored on background threads, oldest first, with their sample counts; each
+    /// thread hands its shard's buffer back.
+    pending: VecDeque<(u64, JoinHandle<Result<StoredShard>>)>,
+    /// Buffers of stored shards, reused for the next ones: a fresh buffer of a shard's size
+    /// costs a page fault per page as it fills.
+    spare_bodies: Vec<Vec<u8>>,
 }
 
 /// The raw and (when compressed) stored file of a shard.
 type StoredFiles = (FileInfo, Option<FileInfo>);
+
+/// A shard stored on a background thread: its files, and its buffer back for the next shard.
+type StoredShard = (StoredFiles, Vec<u8>);
 
 impl MdsWriter {
     /// Starts a dataset in `dir` (created if missing; an existing `index.json` there is an
@@ -139,6 +146,7 @@ impl MdsWriter {
             shards: Vec::new(),
             background: 0,
             pending: VecDeque::new(),
+            spare_bodies: Vec::new(),
         })
     }
 
@@ -368,18 +376,34 @@ impl MdsWriter {
             header.extend_from_slice(&offset.to_le_bytes());
         }
         header.extend_from_slice(&self.config);
-        let capacity = self.body.capacity();
-        let body = std::mem::replace(&mut self.body, Vec::with_capacity(capacity));
         self.sample_sizes.clear();
         let shard = self.shards.len() + self.pending.len();
-        let dir = self.dir.clone();
         let (compression, hashes) = (self.options.compression, self.options.hashes.clone());
-        let store = move || store_shard(&dir, shard, &[&header, &body], compression, &hashes);
         if self.background == 0 {
-            let files = store()?;
+            let files = store_shard(
+                &self.dir,
+                shard,
+                &[&header, &self.body],
+                compression,
+                &hashes,
+            )?;
+            self.body.clear();
             self.record(n as u64, files);
             return Ok(());
         }
+        let next = match self.spare_bodies.pop() {
+            Some(mut spare) => {
+                spare.clear();
+                spare
+            }
+            None => Vec::with_capacity(self.body.capacity()),
+        };
+        let body = std::mem::replace(&mut self.body, next);
+        let dir = self.dir.clone();
+        let store = move || {
+            store_shard(&dir, shard, &[&header, &body], compression, &hashes)
+                .map(|files| (files, body))
+        };
         while self.pending.len() >= self.background {
             self.join_oldest()?;
         }
@@ -391,10 +415,11 @@ impl MdsWriter {
     /// Waits for the oldest background shard and records it.
     fn join_oldest(&mut self) -> Result<()> {
         if let Some((samples, handle)) = self.pending.pop_front() {
-            let files = handle
+            let (files, body) = handle
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
             self.record(samples, files);
+            self.spare_bodies.push(body);
         }
         Ok(())
     }

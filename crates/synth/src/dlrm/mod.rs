@@ -10,12 +10,14 @@
 //!
 //! The parallel scheme, and why: rows are generated in fixed chunks of [`CHUNK_ROWS`], each
 //! from random streams keyed by the seed and the chunk index (see [`generate_chunk`]), so the
-//! bytes do not depend on the number of threads. Batches of chunks are generated on the rayon
-//! pool; each chunk is also laid out as whole MDS samples on its generating thread (one id per
-//! table), so the single writing thread, which must append the rows in order, only copies each
-//! chunk into the shard buffer in bulk (bags are appended row by row). Full shards go to
-//! background threads to compress (when asked), hash and store; with zstd that is most of the
-//! work.
+//! bytes do not depend on the number of threads. Generating threads (as many as the rayon pool
+//! has) each take the next chunk index as soon as they are free, with no batch boundary where
+//! one waits for another; each chunk is also laid out as whole MDS samples on its generating
+//! thread (one id per table), so the single writer, which must append the rows in chunk order,
+//! only copies each chunk into the shard buffer in bulk (bags are appended row by row). Written
+//! chunks go back to the generators to be refilled, which bounds the chunks in flight and
+//! spares each one fresh pages. Full shards go to background threads to compress (when asked),
+//! hash and store; with zstd that is most of the work.
 
 mod chunk;
 mod config;
@@ -34,10 +36,11 @@ use crate::zipf::Zipf;
 use cascade_data::manifest::MANIFEST_VERSION;
 use cascade_data::{DatasetManifest, DenseFeature, SparseFeature, SplitInfo};
 use cascade_mds::{Column, DType, Encoding, WriterOptions};
-use rayon::prelude::*;
 use serde_json::{Map, Value as Json, json};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 /// Name of table `t`'s column and sparse feature: `C1`, `C2`, ... as the Criteo converter
@@ -114,7 +117,8 @@ type Written = Vec<Finished>;
 
 /// Generates the dataset described by `config` into the folder `out` (which must not exist
 /// unless `replace` is set) and returns its manifest, whose `extra` holds the ceiling AUC and
-/// positive rate. Runs on the current rayon thread pool; the output does not depend on its size.
+/// positive rate. Generates on as many threads as the current rayon pool has; the output does
+/// not depend on their number.
 pub fn generate(config: &DlrmConfig, out: &Path, replace: bool) -> Result<DatasetManifest> {
     config.validate()?;
     let staging = Staging::new(out, replace)?;
@@ -155,40 +159,46 @@ pub fn generate(config: &DlrmConfig, out: &Path, replace: bool) -> Result<Datase
         None => Vec::new(),
     };
     let chunks = config.rows.div_ceil(CHUNK_ROWS);
-    let window = (2 * rayon::current_num_threads()).max(2) as u64;
-    let written = std::thread::scope(|scope| -> Result<Written> {
-        let (sender, receiver) = mpsc::sync_channel::<Vec<DlrmChunk>>(1);
-        let writer = scope.spawn(move || write_chunks(scope, receiver, splits));
-        let mut produced = Ok(());
-        for start in (0..chunks).step_by(window as usize) {
-            let end = (start + window).min(chunks);
-            let batch: Result<Vec<DlrmChunk>> = (start..end)
-                .into_par_iter()
-                .map(|k| {
-                    let mut chunk = generate_chunk(config, &model, &zipfs, k)?;
-                    chunk.interleave(&positions);
-                    Ok(chunk)
-                })
-                .collect();
-            match batch {
-                // A closed channel means the writer failed; its error is reported below.
-                Ok(batch) => {
-                    if sender.send(batch).is_err() {
+    let generators = rayon::current_num_threads();
+    // Chunks in flight (being generated, or generated and waiting for their turn to be
+    // written): each holds a set of buffers that comes back once written, so memory stays
+    // bounded and no chunk pays for fresh pages. More than one per generator, so that no
+    // generator waits while the writer waits for the next chunk in order.
+    let (spare_sender, spare_receiver) = mpsc::channel::<DlrmChunk>();
+    for _ in 0..2 * generators + 1 {
+        let _ = spare_sender.send(DlrmChunk::default());
+    }
+    let spare_receiver = Mutex::new(spare_receiver);
+    let next_chunk = AtomicU64::new(0);
+    let (done_sender, done_receiver) = mpsc::channel::<(u64, Result<DlrmChunk>)>();
+    // Generators are threads of their own, as many as the rayon pool has, rather than pool
+    // tasks: the writer blocks while it waits for the next chunk, and the caller may be the
+    // pool's only thread.
+    let written = std::thread::scope(|threads| {
+        for _ in 0..generators {
+            let done_sender = done_sender.clone();
+            let (spares, next_chunk) = (&spare_receiver, &next_chunk);
+            let (model, zipfs, positions) = (&model, &zipfs, &positions);
+            threads.spawn(move || {
+                // Ends when every chunk is taken, or when the writer has stopped (its channels
+                // are closed).
+                while let Some(mut chunk) = spares.lock().ok().and_then(|r| r.recv().ok()) {
+                    let k = next_chunk.fetch_add(1, Ordering::Relaxed);
+                    if k >= chunks {
+                        break;
+                    }
+                    let filled = chunk.fill(config, model, zipfs, k).map(|()| {
+                        chunk.interleave(positions);
+                        chunk
+                    });
+                    if done_sender.send((k, filled)).is_err() {
                         break;
                     }
                 }
-                Err(err) => {
-                    produced = Err(err);
-                    break;
-                }
-            }
+            });
         }
-        drop(sender);
-        let written = writer
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        produced?;
-        written
+        drop(done_sender);
+        write_chunks(threads, done_receiver, spare_sender, chunks, splits)
     })?;
 
     let manifest = manifest(config, &model, &written);
@@ -197,12 +207,16 @@ pub fn generate(config: &DlrmConfig, out: &Path, replace: bool) -> Result<Datase
     Ok(manifest)
 }
 
-/// The writing thread: appends every row of every chunk, in order, to its split. A split is
-/// finished (its last shard stored, its index written) on a thread of its own as soon as the
-/// rows move on to the next split.
+/// The writer: takes the generated chunks as they come, appends every row of every chunk, in
+/// chunk order, to its split, and hands each written chunk back to the generators through
+/// `spares`. A split is finished (its last shard stored, its index written) on a thread of its
+/// own as soon as the rows move on to the next split. Returns at the first error, which closes
+/// both channels and so stops the generators.
 fn write_chunks<'scope>(
     scope: &'scope std::thread::Scope<'scope, '_>,
-    receiver: mpsc::Receiver<Vec<DlrmChunk>>,
+    generated: mpsc::Receiver<(u64, Result<DlrmChunk>)>,
+    spares: mpsc::Sender<DlrmChunk>,
+    chunks: u64,
     splits: Vec<Split>,
 ) -> Result<Written> {
     let mut splits: VecDeque<Split> = splits.into();
@@ -213,37 +227,50 @@ fn write_chunks<'scope>(
         None => Vec::new(),
     };
     let mut finishing = Vec::new();
-    for batch in receiver {
-        for chunk in &batch {
-            if !chunk.samples.is_empty() {
-                write_samples(scope, &mut splits, &mut finishing, chunk)?;
-                continue;
+    // Chunks generated ahead of their turn, by index.
+    let mut waiting = BTreeMap::new();
+    'chunks: for next in 0..chunks {
+        let chunk = loop {
+            if let Some(chunk) = waiting.remove(&next) {
+                break chunk;
             }
-            let mut slots: Vec<&[u8]> = vec![&[]; width];
-            let dense_bytes = chunk.dense.len() / chunk.rows.max(1);
-            for r in 0..chunk.rows {
-                // Columns in `columns` order: label, dense (when present), tables.
-                let mut next = positions.iter();
-                let mut slot = || next.next().copied().unwrap_or(0);
-                slots[slot()] = chunk.label_bytes(r);
-                if dense_bytes > 0 {
-                    slots[slot()] = &chunk.dense[r * dense_bytes..(r + 1) * dense_bytes];
+            // A closed channel with chunks missing means a generator panicked; the panic is
+            // raised again once the generators are joined.
+            let Ok((k, chunk)) = generated.recv() else {
+                break 'chunks;
+            };
+            waiting.insert(k, chunk?);
+        };
+        if !chunk.samples.is_empty() {
+            write_samples(scope, &mut splits, &mut finishing, &chunk)?;
+            let _ = spares.send(chunk);
+            continue;
+        }
+        let mut slots: Vec<&[u8]> = vec![&[]; width];
+        let dense_bytes = chunk.dense.len() / chunk.rows.max(1);
+        for r in 0..chunk.rows {
+            // Columns in `columns` order: label, dense (when present), tables.
+            let mut next = positions.iter();
+            let mut slot = || next.next().copied().unwrap_or(0);
+            slots[slot()] = chunk.label_bytes(r);
+            if dense_bytes > 0 {
+                slots[slot()] = &chunk.dense[r * dense_bytes..(r + 1) * dense_bytes];
+            }
+            for table in &chunk.tables {
+                slots[slot()] = table.row(r);
+            }
+            let row = chunk.first_row + r as u64;
+            while splits.len() > 1 && splits.front().is_some_and(|s| row >= s.end_row) {
+                if let Some(done) = splits.pop_front() {
+                    finishing.push(scope.spawn(move || finish(done)));
                 }
-                for table in &chunk.tables {
-                    slots[slot()] = table.row(r);
-                }
-                let row = chunk.first_row + r as u64;
-                while splits.len() > 1 && splits.front().is_some_and(|s| row >= s.end_row) {
-                    if let Some(done) = splits.pop_front() {
-                        finishing.push(scope.spawn(move || finish(done)));
-                    }
-                }
-                if let Some(split) = splits.front_mut() {
-                    split.writer.write(&slots)?;
-                    split.histogram.add(chunk.bins[r], chunk.label(r));
-                }
+            }
+            if let Some(split) = splits.front_mut() {
+                split.writer.write(&slots)?;
+                split.histogram.add(chunk.bins[r], chunk.label(r));
             }
         }
+        let _ = spares.send(chunk);
     }
     let mut written = Vec::new();
     for handle in finishing {

@@ -160,6 +160,51 @@ fn chunks_do_not_depend_on_generation_order() {
 }
 
 #[test]
+fn a_refilled_chunk_equals_a_fresh_one() {
+    let single = DlrmConfig {
+        rows: 2 * CHUNK_ROWS + 7,
+        seed: 3,
+        ..DlrmConfig::default()
+    };
+    let bags = DlrmConfig {
+        bag: (1, 4),
+        ..single.clone()
+    };
+    let contents = |chunk: &DlrmChunk| {
+        let tables: Vec<Vec<u8>> = (0..chunk.rows)
+            .map(|r| {
+                chunk
+                    .tables
+                    .iter()
+                    .flat_map(|t| t.row(r).to_vec())
+                    .collect()
+            })
+            .collect();
+        (
+            chunk.first_row,
+            chunk.rows,
+            chunk.dense.clone(),
+            tables,
+            chunk.labels.clone(),
+            chunk.bins.clone(),
+            chunk.samples.clone(),
+        )
+    };
+    // One buffer goes through a full chunk, a bags chunk, a short last chunk and a full one.
+    let mut reused = DlrmChunk::default();
+    for (config, k) in [(&single, 0), (&bags, 1), (&single, 2), (&single, 1)] {
+        let model = HiddenModel::new(config);
+        let zipfs = table_zipfs(config);
+        let positions: Vec<usize> = (0..config.tables() + 2).collect();
+        reused.fill(config, &model, &zipfs, k).unwrap();
+        reused.interleave(&positions);
+        let mut fresh = generate_chunk(config, &model, &zipfs, k).unwrap();
+        fresh.interleave(&positions);
+        assert_eq!(contents(&reused), contents(&fresh), "chunk {k}");
+    }
+}
+
+#[test]
 fn identical_bytes_whatever_the_thread_count() {
     let config = DlrmConfig {
         rows: 5 * CHUNK_ROWS + 100,

@@ -26,6 +26,9 @@ pub const ALIAS_LIMIT: u64 = 1 << 22;
 /// Ids in the small, cache-resident head table (32 KiB).
 pub const HEAD: u64 = 1 << 12;
 
+/// Draws scanned together for tail outcomes by [`Zipf::fill`] (positions fit a `u16`).
+const TAIL_BLOCK: usize = 4096;
+
 /// How draws are made.
 #[derive(Debug, Clone)]
 enum Sampler {
@@ -113,9 +116,20 @@ impl Zipf {
                 let (head, tail) = (&tables.0, &tables.1);
                 out.iter_mut().for_each(|id| *id = head.sample(rng));
                 if let Some(tail) = tail {
-                    out.iter_mut()
-                        .filter(|id| **id == HEAD)
-                        .for_each(|id| *id = HEAD + tail.sample(rng));
+                    // The positions of the tail outcomes first, without a branch (each position
+                    // is written, and kept only if it is one), then one tail draw for each.
+                    // A block at a time, in order, so the draws keep their order.
+                    let mut tails = [0u16; TAIL_BLOCK];
+                    for block in out.chunks_mut(TAIL_BLOCK) {
+                        let mut count = 0;
+                        for (i, &id) in block.iter().enumerate() {
+                            tails[count] = i as u16;
+                            count += usize::from(id == HEAD);
+                        }
+                        for &i in &tails[..count] {
+                            block[usize::from(i)] = HEAD + tail.sample(rng);
+                        }
+                    }
                 }
             }
             Sampler::Rejection(sampler) => out.iter_mut().for_each(|id| *id = sampler.sample(rng)),
