@@ -7,7 +7,9 @@
 //! the self-pairs `i = j` as well. With `F = 26`, `D = 64` that is `64 + 27·26/2 = 415`
 //! columns. Backward returns the gradient with respect to every input vector.
 //!
-//! Forward takes one vectorised dot product per pair. Backward is a small matrix product per
+//! Widths that are a multiple of 16 run the AVX-512 kernels of [`avx512`] where the CPU has
+//! them; the kernels below serve every other case. Forward takes one vectorised dot product
+//! per pair. Backward is a small matrix product per
 //! example, `G Z` with `G` the symmetric matrix of pair gradients, computed in register blocks
 //! of 4 rows by 32 columns with fused multiply-adds: two scaled adds per pair would load and
 //! store every input-gradient vector once per pair, which made backward the slowest part of
@@ -15,6 +17,9 @@
 //! A blocked Gram matrix `Z Zᵀ` forward was measured too and lost: it needs each example
 //! transposed, and those scattered stores cost more than the per-pair sums they save. Every
 //! example is computed alone, so results do not depend on the thread count.
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 use crate::error::{NnError, check_cols, check_dims};
 use crate::kernels::{dot, simd_dispatch};
@@ -158,14 +163,8 @@ fn forward_rows_generic(pairs: &[(usize, usize)], dim: usize, z: &[f32], out: &m
 /// once.
 #[inline(always)]
 fn backward_rows_generic(shape: Shape, z: &[f32], g: &[f32], dz: &mut [f32], gs: &mut [f32]) {
-    let Shape {
-        vectors,
-        dim,
-        self_pairs,
-        ..
-    } = shape;
+    let Shape { vectors, dim, .. } = shape;
     let in_cols = vectors * dim;
-    let offset = usize::from(!self_pairs);
     let out_cols = g.len() / (z.len() / in_cols).max(1);
     let (main, tail) = (dim / BLOCK_COLS * BLOCK_COLS, dim % BLOCK_COLS);
     for ((dz, z), g) in dz
@@ -173,22 +172,7 @@ fn backward_rows_generic(shape: Shape, z: &[f32], g: &[f32], dz: &mut [f32], gs:
         .zip(z.chunks_exact(in_cols))
         .zip(g.chunks_exact(out_cols))
     {
-        let mut p = dim;
-        for i in 0..vectors {
-            for j in i + offset..vectors {
-                let gp = g[p];
-                p += 1;
-                if i == j {
-                    gs[i * vectors + i] = 2.0 * gp;
-                } else {
-                    gs[i * vectors + j] = gp;
-                    gs[j * vectors + i] = gp;
-                }
-            }
-            if offset == 1 {
-                gs[i * vectors + i] = 0.0;
-            }
-        }
+        scatter_pair_gradients(shape, g, gs);
         for i0 in (0..vectors).step_by(BLOCK_ROWS) {
             for kc in (0..main).step_by(BLOCK_COLS) {
                 let acc = block_product(
@@ -220,6 +204,36 @@ fn backward_rows_generic(shape: Shape, z: &[f32], g: &[f32], dz: &mut [f32], gs:
     }
 }
 
+/// Writes one example's symmetric matrix of pair gradients `G` into the first `vectors` rows of
+/// `gs` (row-major, `vectors` wide): `G[i][j] = G[j][i]` is the gradient of pair `(i, j)` from
+/// the example's output gradient row `g`; the diagonal is twice the self pair's, or zero.
+#[inline(always)]
+fn scatter_pair_gradients(shape: Shape, g: &[f32], gs: &mut [f32]) {
+    let Shape {
+        vectors,
+        dim,
+        self_pairs,
+        ..
+    } = shape;
+    let offset = usize::from(!self_pairs);
+    let mut p = dim;
+    for i in 0..vectors {
+        for j in i + offset..vectors {
+            let gp = g[p];
+            p += 1;
+            if i == j {
+                gs[i * vectors + i] = 2.0 * gp;
+            } else {
+                gs[i * vectors + j] = gp;
+                gs[j * vectors + i] = gp;
+            }
+        }
+        if offset == 1 {
+            gs[i * vectors + i] = 0.0;
+        }
+    }
+}
+
 simd_dispatch!(
     /// [`forward_rows_generic`] for the running CPU.
     fn forward_rows(pairs: &[(usize, usize)], dim: usize, z: &[f32], out: &mut [f32]) => forward_rows_generic
@@ -236,12 +250,26 @@ simd_dispatch!(
     ) => backward_rows_generic
 );
 
+/// Whether the AVX-512 kernels ([`avx512`]) serve vectors of width `dim` here.
+fn fast_kernels(dim: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        avx512::usable(dim)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = dim;
+        false
+    }
+}
+
 impl Layer for DotInteraction {
     fn forward(&mut self, input: MatRef<'_>) -> Result<MatRef<'_>, NnError> {
         check_cols("interaction input", self.input_cols(), input.cols())?;
         let (in_cols, out_cols, dim) = (self.input_cols(), self.out_cols(), self.dim);
         self.output.resize(input.rows(), out_cols);
-        let pairs = &self.pairs;
+        let (pairs, shape) = (&self.pairs, self.shape());
+        let fast = fast_kernels(dim);
         let x = input.as_slice();
         self.output
             .as_mut_slice()
@@ -250,6 +278,12 @@ impl Layer for DotInteraction {
             .for_each(|(task, out)| {
                 let first = task * ROWS_PER_TASK * in_cols;
                 let z = &x[first..first + out.len() / out_cols * in_cols];
+                #[cfg(target_arch = "x86_64")]
+                if fast {
+                    // SAFETY: `fast_kernels` checked that the CPU has AVX-512F.
+                    return unsafe { avx512::forward_rows(shape, pairs.len(), z, out) };
+                }
+                let _ = (fast, shape);
                 forward_rows(pairs, dim, z, out);
             });
         Ok(self.output.view())
@@ -265,6 +299,7 @@ impl Layer for DotInteraction {
         check_dims("interaction gradient", (rows, out_cols), grad_output.dims())?;
         check_dims("interaction input", (rows, in_cols), input.dims())?;
         self.grad_input.resize(rows, in_cols);
+        let fast = fast_kernels(self.dim);
         let (x, g) = (input.as_slice(), grad_output.as_slice());
         self.grad_input
             .as_mut_slice()
@@ -280,6 +315,11 @@ impl Layer for DotInteraction {
                     );
                     let z = &x[first_in..first_in + rows * in_cols];
                     let g = &g[first_out..first_out + rows * out_cols];
+                    #[cfg(target_arch = "x86_64")]
+                    if fast {
+                        // SAFETY: `fast_kernels` checked that the CPU has AVX-512F.
+                        return unsafe { avx512::backward_rows(shape, z, g, dz, gs) };
+                    }
                     backward_rows(shape, z, g, dz, gs);
                 },
             );
@@ -348,8 +388,19 @@ mod tests {
 
     #[test]
     fn blocked_kernels_match_pair_by_pair_products() {
-        // Widths below, at and across the 32-wide blocks, and more than 32 vectors.
-        for (vectors, dim) in [(2, 3), (5, 32), (27, 64), (6, 40), (35, 17), (33, 70)] {
+        // Widths below, at and across the 32-wide blocks, and more than 32 vectors; multiples
+        // of 16 (the AVX-512 kernels) in blocks of 1 to 4 registers and 1 to 4 pairs.
+        for (vectors, dim) in [
+            (2, 3),
+            (5, 32),
+            (27, 64),
+            (6, 40),
+            (35, 17),
+            (33, 70),
+            (9, 48),
+            (7, 16),
+            (3, 112),
+        ] {
             for self_pairs in [false, true] {
                 let mut inter = DotInteraction::new(vectors - 1, dim, self_pairs).unwrap();
                 let rows = 37;
