@@ -7,6 +7,11 @@
 //! traversal still walks through excluded nodes, but only eligible items enter the result, so a
 //! query gets K items whenever the graph search reaches K eligible ones.
 //!
+//! Most items are inserted grouped by their nearest of a few evenly spaced items (see
+//! [`insertion_order`]): the engine stores vectors and links in insertion order, so items that
+//! are neighbours in the graph end up near each other in memory, which makes both the build and
+//! searches touch fewer cache lines and pages.
+//!
 //! Saved as two files: the engine's graph file and a JSON sidecar (see the sidecar module) that
 //! is checked, together with the graph's checksum, before the graph is loaded or memory-mapped.
 
@@ -18,6 +23,7 @@ use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 use crate::atomic;
 use crate::embeddings::ItemEmbeddings;
 use crate::error::{Result, RetrieveError};
+use crate::exact::ExactIndex;
 use crate::filter::Exclusions;
 use crate::fingerprint::Fingerprint;
 use crate::index::{TopKIndex, plan_search};
@@ -140,11 +146,10 @@ impl HnswIndex {
         graph
             .reserve_capacity_and_threads(count, slots)
             .map_err(engine("reserve"))?;
-        embeddings
-            .values()
-            .par_chunks_exact(dim)
-            .enumerate()
-            .try_for_each(|(item, vector)| graph.add(item as u64, vector))
+        let values = embeddings.values();
+        insertion_order(embeddings, metric)?
+            .par_iter()
+            .try_for_each(|&item| graph.add(item as u64, &values[item * dim..(item + 1) * dim]))
             .map_err(engine("insert"))?;
         Ok(Self {
             graph,
@@ -324,6 +329,56 @@ impl HnswIndex {
     }
 }
 
+/// Most groups of [`insertion_order`]: assigning every item to one costs a small GEMM per item
+/// (1,024 × 64 multiply-adds for 64-wide embeddings), a fraction of inserting it.
+const ORDER_GROUPS: usize = 1024;
+
+/// [`insertion_order`] inserts every `SPREAD_FIRST`-th item before grouping the others.
+const SPREAD_FIRST: usize = 4;
+
+/// Fewest items per group of [`insertion_order`] on average: smaller corpora need no grouping.
+const ORDER_GROUP_ITEMS: usize = 64;
+
+/// The items in the order the graph inserts them: every fourth item first, in item order, then
+/// the others grouped by their nearest (under `metric`) of up to [`ORDER_GROUPS`] evenly spaced
+/// items, in item order within a group. The grouped part makes neighbours near in memory; the
+/// spread quarter first lets the graph span every group before it fills any (all items grouped
+/// lost recall: 0.967 instead of 0.989 at efSearch 48 on 1M vectors). Measured on 1,000,000
+/// clustered 64-wide vectors (M 32, efConstruction 128, 2 threads, 2,000 queries): the build
+/// took 261 s instead of about 660 s in item order, and at recall@10 0.976 (efSearch 40)
+/// searches ran at 4.3–4.6k queries/s where item order gave 3.0k at efSearch 48 (recall 0.989;
+/// 3.9k at efSearch 32, recall 0.964).
+fn insertion_order(embeddings: &ItemEmbeddings, metric: Metric) -> Result<Vec<usize>> {
+    let (count, dim) = (embeddings.len(), embeddings.dim());
+    let groups = (count / ORDER_GROUP_ITEMS).min(ORDER_GROUPS);
+    let mut order: Vec<usize> = (0..count).collect();
+    if groups < 2 {
+        return Ok(order);
+    }
+    let stride = count / groups;
+    let centres = embeddings.values()[..]
+        .chunks_exact(dim)
+        .step_by(stride)
+        .take(groups)
+        .flatten()
+        .copied()
+        .collect();
+    let centres = ExactIndex::new(ItemEmbeddings::new(dim, centres)?, metric)?;
+    let nearest = centres.search(embeddings.values(), 1, None)?;
+    let group = |item: usize| {
+        if item.is_multiple_of(SPREAD_FIRST) {
+            0
+        } else {
+            1 + nearest
+                .hits(item)
+                .first()
+                .map_or(0, |hit| hit.item as usize)
+        }
+    };
+    order.sort_by_cached_key(|&item| group(item));
+    Ok(order)
+}
+
 /// The path as UTF-8, which the engine's file API requires.
 fn utf8(path: &Path) -> Result<&str> {
     path.to_str()
@@ -375,5 +430,45 @@ impl TopKIndex for HnswIndex {
             chunks.into_iter().flatten().collect(),
             plan.clamped,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insertion_order_spreads_a_quarter_then_groups_by_nearest_centre() {
+        // 512 items around 7 directions, listed round robin: item i is near direction i % 7.
+        let dim = 8;
+        let direction = |i: usize| i % 7;
+        let values: Vec<f32> = (0..512)
+            .flat_map(|i: usize| {
+                (0..dim).map(move |d| {
+                    let noise = ((i * 31 + d * 7) % 13) as f32 * 0.001;
+                    if d == direction(i) { 1.0 } else { noise }
+                })
+            })
+            .collect();
+        let embeddings = ItemEmbeddings::new(dim, values).unwrap();
+        let order = insertion_order(&embeddings, Metric::Cosine).unwrap();
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..512).collect::<Vec<_>>(), "a permutation");
+        // Every fourth item first, in item order; then the rest by group. The 8 centres (items
+        // 0, 64, ...) cover every direction (direction 0 twice), so the rest runs through at
+        // most 8 groups, where item order changed direction at every item.
+        assert_eq!(order[..128], (0..512).step_by(4).collect::<Vec<_>>());
+        let changes = order[128..]
+            .windows(2)
+            .filter(|w| direction(w[0]) != direction(w[1]))
+            .count();
+        assert!(changes <= 7, "{changes} changes of direction: {order:?}");
+        // Too few items to group: item order.
+        let small = ItemEmbeddings::new(dim, vec![0.5; 100 * dim]).unwrap();
+        assert_eq!(
+            insertion_order(&small, Metric::InnerProduct).unwrap(),
+            (0..100).collect::<Vec<_>>()
+        );
     }
 }
