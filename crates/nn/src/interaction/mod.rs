@@ -9,9 +9,8 @@
 //!
 //! Widths that are a multiple of 16 run the AVX-512 kernels of [`avx512`] where the CPU has
 //! them; the kernels below serve every other case. Forward takes one vectorised dot product
-//! per pair. Backward is a small matrix product per
-//! example, `G Z` with `G` the symmetric matrix of pair gradients, computed in register blocks
-//! of 4 rows by 32 columns with fused multiply-adds: two scaled adds per pair would load and
+//! per pair. Backward is a small matrix product per example, `G Z` with `G` the symmetric
+//! matrix of pair gradients, computed in register blocks of 4 rows by 32 columns with fused multiply-adds: two scaled adds per pair would load and
 //! store every input-gradient vector once per pair, which made backward the slowest part of
 //! the interaction (profiled on the reference DLRM); the blocked form stores each one once.
 //! A blocked Gram matrix `Z Zᵀ` forward was measured too and lost: it needs each example
@@ -250,26 +249,34 @@ simd_dispatch!(
     ) => backward_rows_generic
 );
 
-/// Whether the AVX-512 kernels ([`avx512`]) serve vectors of width `dim` here.
-fn fast_kernels(dim: usize) -> bool {
+/// Forward for whole rows on the best kernels for this CPU and width: [`avx512`] where it
+/// serves, else [`forward_rows`].
+fn forward_any(shape: Shape, pairs: &[(usize, usize)], z: &[f32], out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    {
-        avx512::usable(dim)
+    if avx512::usable(shape.dim) {
+        // SAFETY: `usable` checked that the CPU has AVX-512F.
+        return unsafe { avx512::forward_rows(shape, pairs.len(), z, out) };
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = dim;
-        false
+    forward_rows(pairs, shape.dim, z, out);
+}
+
+/// Backward for whole rows on the best kernels for this CPU and width: [`avx512`] where it
+/// serves, else [`backward_rows`].
+fn backward_any(shape: Shape, z: &[f32], g: &[f32], dz: &mut [f32], gs: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if avx512::usable(shape.dim) {
+        // SAFETY: `usable` checked that the CPU has AVX-512F.
+        return unsafe { avx512::backward_rows(shape, z, g, dz, gs) };
     }
+    backward_rows(shape, z, g, dz, gs);
 }
 
 impl Layer for DotInteraction {
     fn forward(&mut self, input: MatRef<'_>) -> Result<MatRef<'_>, NnError> {
         check_cols("interaction input", self.input_cols(), input.cols())?;
-        let (in_cols, out_cols, dim) = (self.input_cols(), self.out_cols(), self.dim);
+        let (in_cols, out_cols) = (self.input_cols(), self.out_cols());
         self.output.resize(input.rows(), out_cols);
         let (pairs, shape) = (&self.pairs, self.shape());
-        let fast = fast_kernels(dim);
         let x = input.as_slice();
         self.output
             .as_mut_slice()
@@ -278,13 +285,7 @@ impl Layer for DotInteraction {
             .for_each(|(task, out)| {
                 let first = task * ROWS_PER_TASK * in_cols;
                 let z = &x[first..first + out.len() / out_cols * in_cols];
-                #[cfg(target_arch = "x86_64")]
-                if fast {
-                    // SAFETY: `fast_kernels` checked that the CPU has AVX-512F.
-                    return unsafe { avx512::forward_rows(shape, pairs.len(), z, out) };
-                }
-                let _ = (fast, shape);
-                forward_rows(pairs, dim, z, out);
+                forward_any(shape, pairs, z, out);
             });
         Ok(self.output.view())
     }
@@ -299,7 +300,6 @@ impl Layer for DotInteraction {
         check_dims("interaction gradient", (rows, out_cols), grad_output.dims())?;
         check_dims("interaction input", (rows, in_cols), input.dims())?;
         self.grad_input.resize(rows, in_cols);
-        let fast = fast_kernels(self.dim);
         let (x, g) = (input.as_slice(), grad_output.as_slice());
         self.grad_input
             .as_mut_slice()
@@ -315,12 +315,7 @@ impl Layer for DotInteraction {
                     );
                     let z = &x[first_in..first_in + rows * in_cols];
                     let g = &g[first_out..first_out + rows * out_cols];
-                    #[cfg(target_arch = "x86_64")]
-                    if fast {
-                        // SAFETY: `fast_kernels` checked that the CPU has AVX-512F.
-                        return unsafe { avx512::backward_rows(shape, z, g, dz, gs) };
-                    }
-                    backward_rows(shape, z, g, dz, gs);
+                    backward_any(shape, z, g, dz, gs);
                 },
             );
         Ok(self.grad_input.view())
