@@ -28,6 +28,7 @@ use crate::filter::Exclusions;
 use crate::fingerprint::Fingerprint;
 use crate::index::{TopKIndex, plan_search};
 use crate::metric::Metric;
+use crate::recall::sample_rows;
 use crate::sidecar::{Sidecar, checksum, sidecar_path};
 use crate::topk::{Hit, TopK};
 
@@ -355,14 +356,7 @@ fn insertion_order(embeddings: &ItemEmbeddings, metric: Metric) -> Result<Vec<us
     if groups < 2 {
         return Ok(order);
     }
-    let stride = count / groups;
-    let centres = embeddings.values()[..]
-        .chunks_exact(dim)
-        .step_by(stride)
-        .take(groups)
-        .flatten()
-        .copied()
-        .collect();
+    let centres = sample_rows(embeddings.values(), dim, groups);
     let centres = ExactIndex::new(ItemEmbeddings::new(dim, centres)?, metric)?;
     let nearest = centres.search(embeddings.values(), 1, None)?;
     let group = |item: usize| {

@@ -48,8 +48,9 @@ pub fn recall_at_k(
     })
 }
 
-/// Picks `count` evenly spaced rows of a row-major matrix, as sample queries when no user
-/// vectors are at hand (an item's own vector is a realistic query for "more like this").
+/// Picks `count` evenly spaced rows of a row-major matrix: sample queries when no user vectors
+/// are at hand (an item's own vector is a realistic query for "more like this"), and the group
+/// centres of the HNSW build's insertion order.
 pub fn sample_rows(values: &[f32], dim: usize, count: usize) -> Vec<f32> {
     let rows = values.len() / dim.max(1);
     let count = count.min(rows);
