@@ -220,8 +220,11 @@ impl DlrmChunk {
         self.first_row = index * CHUNK_ROWS;
         self.rows = CHUNK_ROWS.min(config.rows - self.first_row) as usize;
         self.dense.clear();
+        self.dense.reserve(self.rows * config.dense * 4);
         self.labels.clear();
+        self.labels.reserve(self.rows * 8);
         self.bins.clear();
+        self.bins.reserve(self.rows);
         self.samples.clear();
         let multi_hot = config.multi_hot();
         let reusable = self.tables.len() == config.tables()
@@ -291,7 +294,6 @@ fn fill_single(
     let mut rng = Rng::for_key(&[config.seed, ROWS, index]);
 
     // Dense features, and the part of each logit they make.
-    dense.reserve(rows * config.dense * 4);
     logits.clear();
     row_dense.resize(config.dense, 0.0);
     for _ in 0..rows {
@@ -335,8 +337,6 @@ fn fill_single(
     }
 
     // Labels from the complete logits.
-    labels.reserve(rows * 8);
-    bins.reserve(rows);
     for (r, (&base, &effect)) in logits.iter().zip(effects.iter()).enumerate() {
         let mut logit = base + model.effect_scale() * effect;
         for &(a, b) in model.pairs() {
@@ -374,10 +374,6 @@ fn fill_bags(
         dtype: Some(DType::I64),
         shape: None,
     };
-
-    dense.reserve(rows * dense_width * 4);
-    labels.reserve(rows * 8);
-    bins.reserve(rows);
 
     let mut row_dense = vec![0f32; dense_width];
     let mut vectors = vec![[0f64; 4]; config.tables()];
