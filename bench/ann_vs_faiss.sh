@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cascade's HNSW index (cascade-retrieve's HnswIndex, usearch 2.26.6; bench/src/bin/ann_cascade.rs)
+# Cascade's HNSW index (cascade-retrieve's HnswIndex; bench/src/bin/ann_cascade.rs)
 # against FAISS's IndexHNSWFlat (pip faiss-cpu; bench/peers/faiss_hnsw.py), same data, same run:
 # ITEMS (default 1,000,000) unit vectors of 64 float32 around 1024 random centres and 10,000
 # queries (bench/src/bin/ann_data.rs), inner product, HNSW with M = 32 links per node (64 on the
@@ -45,10 +45,10 @@ run() {
   runs+=("$("$@")")
   printf '%s\n' "${runs[-1]}" >&2
 }
-run "$bin"/ann_cascade "${common[@]}" --ef "$efs" --save "$data/cascade.usearch"
+run "$bin"/ann_cascade "${common[@]}" --ef "$efs" --save "$data/cascade.graph"
 run "$py" bench/peers/faiss_hnsw.py "${common[@]}" --ef "$efs" --save "$data/faiss.index"
 for _ in $(seq 2 "$repeats"); do
-  run "$bin"/ann_cascade "${common[@]}" --ef "$efs" --load "$data/cascade.usearch"
+  run "$bin"/ann_cascade "${common[@]}" --ef "$efs" --load "$data/cascade.graph"
   run "$py" bench/peers/faiss_hnsw.py "${common[@]}" --ef "$efs" --load "$data/faiss.index"
 done
 "$py" - "$target" "${runs[@]}" <<'PY'

@@ -70,14 +70,6 @@ pub enum RetrieveError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The HNSW engine reported a failure outside any file.
-    #[error("HNSW {operation}: {reason}")]
-    Hnsw {
-        /// What was being done (build, search, reserve).
-        operation: &'static str,
-        /// The engine's message.
-        reason: String,
-    },
 }
 
 impl RetrieveError {

@@ -19,8 +19,9 @@ use crate::metric::Metric;
 /// The `format` value every sidecar carries.
 const FORMAT: &str = "cascade-hnsw";
 
-/// The sidecar layout version this code writes and reads.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// The sidecar layout version this code writes and reads. Version 2 accompanies Cascade's own
+/// graph image; version 1 accompanied a usearch graph, which this build cannot search.
+pub(crate) const FORMAT_VERSION: u32 = 2;
 
 /// Everything recorded about a saved graph.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -166,9 +167,9 @@ mod tests {
     #[test]
     fn round_trip_and_path() {
         let dir = tempfile::tempdir().unwrap();
-        let graph = dir.path().join("items.usearch");
+        let graph = dir.path().join("items.graph");
         let path = sidecar_path(&graph);
-        assert!(path.ends_with("items.usearch.meta.json"));
+        assert!(path.ends_with("items.graph.meta.json"));
         sample().write(&path).unwrap();
         let (back, fp) = Sidecar::read(&path).unwrap();
         assert_eq!(back, sample());

@@ -124,7 +124,7 @@ fn meta(path: &Path) -> std::path::PathBuf {
 #[test]
 fn save_and_load_round_trip_in_both_modes() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("items.usearch");
+    let path = dir.path().join("items.graph");
     let emb = corpus(1500, 19);
     let queries = uniform(30, DIM, 20);
     let params = HnswParams {
@@ -146,14 +146,14 @@ fn save_and_load_round_trip_in_both_modes() {
     let other = corpus(1500, 21);
     let loaded = HnswIndex::load(&path, LoadMode::MemoryMapped).unwrap();
     let err = loaded.check_fingerprint(other.fingerprint()).unwrap_err();
-    assert!(err.to_string().contains("items.usearch"), "{err}");
+    assert!(err.to_string().contains("items.graph"), "{err}");
 }
 
 #[test]
 fn corrupted_or_mismatched_files_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("a.usearch");
-    let other_path = dir.path().join("b.usearch");
+    let path = dir.path().join("a.graph");
+    let other_path = dir.path().join("b.graph");
     let ann = HnswIndex::build(
         &corpus(500, 22),
         Metric::InnerProduct,
@@ -176,7 +176,7 @@ fn corrupted_or_mismatched_files_are_refused() {
     let err = HnswIndex::load(&path, LoadMode::InMemory)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("a.usearch.meta.json"), "{err}");
+    assert!(err.contains("a.graph.meta.json"), "{err}");
 
     // Unparsable and tampered sidecars.
     std::fs::write(meta(&path), "{ \"format\": ").unwrap();
@@ -184,19 +184,19 @@ fn corrupted_or_mismatched_files_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("a.usearch.meta.json") && err.contains("not a valid"),
+        err.contains("a.graph.meta.json") && err.contains("not a valid"),
         "{err}"
     );
     std::fs::write(
         meta(&path),
-        sidecar.replace("\"format_version\": 1", "\"format_version\": 2"),
+        sidecar.replace("\"format_version\": 2", "\"format_version\": 3"),
     )
     .unwrap();
     let err = HnswIndex::load(&path, LoadMode::MemoryMapped)
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("a.usearch.meta.json") && err.contains("version 2"),
+        err.contains("a.graph.meta.json") && err.contains("version 3"),
         "{err}"
     );
 
@@ -207,7 +207,7 @@ fn corrupted_or_mismatched_files_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("a.usearch:") && err.contains("another index"),
+        err.contains("a.graph:") && err.contains("another index"),
         "{err}"
     );
 
@@ -220,10 +220,7 @@ fn corrupted_or_mismatched_files_are_refused() {
     let err = HnswIndex::load(&path, LoadMode::InMemory)
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("a.usearch:") && err.contains("corrupt"),
-        "{err}"
-    );
+    assert!(err.contains("a.graph:") && err.contains("corrupt"), "{err}");
 
     // A sidecar whose shape disagrees with a genuine graph (checksum updated to match).
     ann.save(&path).unwrap();
@@ -237,7 +234,7 @@ fn corrupted_or_mismatched_files_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("a.usearch:") && err.contains("does not match sidecar"),
+        err.contains("a.graph:") && err.contains("does not match sidecar"),
         "{err}"
     );
 
