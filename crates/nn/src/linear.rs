@@ -7,6 +7,7 @@
 
 use crate::activation::Activation;
 use crate::error::{NnError, check_cols, check_dims};
+use crate::kernels::add_rows;
 use crate::layer::Layer;
 use crate::matmul::{Op, matmul};
 use crate::narrow::{self, Epilogue};
@@ -102,17 +103,10 @@ impl Linear {
         self.bias_partials.resize(n_chunks * out, 0.0);
         let act = self.activation;
         let g = grad_output.as_slice();
-        let column_sums = |partial: &mut [f32], rows_of: &[f32]| {
-            partial.fill(0.0);
-            for row in rows_of.chunks_exact(out) {
-                for (s, v) in partial.iter_mut().zip(row) {
-                    *s += v;
-                }
-            }
-        };
         let dz = if act == Activation::Identity {
             for_read_chunks_with_partials(g, out, &mut self.bias_partials, out, |_, c, p| {
-                column_sums(p, c)
+                p.fill(0.0);
+                add_rows(c, p);
             });
             grad_output
         } else {
@@ -125,12 +119,9 @@ impl Linear {
                 out,
                 |first_row, chunk, partial| {
                     let at = first_row * out;
-                    let ys = &y[at..at + chunk.len()];
-                    let gs = &g[at..at + chunk.len()];
-                    for ((d, y), g) in chunk.iter_mut().zip(ys).zip(gs) {
-                        *d = act.backprop(*y, *g);
-                    }
-                    column_sums(partial, chunk);
+                    let span = at..at + chunk.len();
+                    partial.fill(0.0);
+                    act.backprop_rows(&y[span.clone()], &g[span], chunk, partial);
                 },
             );
             self.grad_pre.view()
