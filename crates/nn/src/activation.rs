@@ -4,6 +4,7 @@
 //! (`y > 0` and `y (1 - y)`), so a layer that applies them needs to keep only its output.
 
 use crate::error::{NnError, check_dims};
+use crate::kernels::simd_dispatch;
 use crate::layer::Layer;
 use crate::par::for_row_chunks;
 use crate::param::Parameters;
@@ -60,6 +61,13 @@ impl Activation {
         });
     }
 
+    /// `dz = g ⊙ act'(·)` over whole rows given the activation's output `y`, with the column
+    /// sums of `dz` (a bias gradient) added to `sums` in row order: one pass instead of two,
+    /// the activation matched once rather than per value, compiled for the widest vectors.
+    pub(crate) fn backprop_rows(self, y: &[f32], g: &[f32], dz: &mut [f32], sums: &mut [f32]) {
+        backprop_rows_any(self, y, g, dz, sums);
+    }
+
     /// `grad_in = grad_out ⊙ act'(·)` given the activation's output.
     fn backprop_all(self, output: &[f32], grad_out: &[f32], grad_in: &mut [f32], cols: usize) {
         for_row_chunks(grad_in, cols, |first_row, chunk| {
@@ -70,6 +78,41 @@ impl Activation {
                 *d = self.backprop(*y, *g);
             }
         });
+    }
+}
+
+simd_dispatch!(
+    /// [`Activation::backprop_rows`] on the best instruction set of the CPU.
+    fn backprop_rows_any(act: Activation, y: &[f32], g: &[f32], dz: &mut [f32], sums: &mut [f32])
+        => backprop_rows_generic
+);
+
+/// [`Activation::backprop_rows`], written so each activation's loop vectorises.
+#[inline(always)]
+fn backprop_rows_generic(act: Activation, y: &[f32], g: &[f32], dz: &mut [f32], sums: &mut [f32]) {
+    match act {
+        Activation::Identity => rows_with_sums(y, g, dz, sums, |_, g| g),
+        Activation::Relu => rows_with_sums(y, g, dz, sums, |y, g| if y > 0.0 { g } else { 0.0 }),
+        Activation::Sigmoid => rows_with_sums(y, g, dz, sums, |y, g| g * y * (1.0 - y)),
+    }
+}
+
+/// `dz = d(y, g)` per value, with each row of `dz` added to `sums` (rows of `sums.len()`).
+#[inline(always)]
+fn rows_with_sums(
+    y: &[f32],
+    g: &[f32],
+    dz: &mut [f32],
+    sums: &mut [f32],
+    d: impl Fn(f32, f32) -> f32,
+) {
+    let cols = sums.len();
+    let rows = dz.chunks_exact_mut(cols).zip(y.chunks_exact(cols));
+    for ((dz, y), g) in rows.zip(g.chunks_exact(cols)) {
+        for (((dz, &y), &g), s) in dz.iter_mut().zip(y).zip(g).zip(sums.iter_mut()) {
+            *dz = d(y, g);
+            *s += *dz;
+        }
     }
 }
 

@@ -14,9 +14,9 @@ const LANES: usize = 16;
 /// best instruction set the CPU offers (AVX-512F, else AVX2 with FMA, else the baseline), so
 /// that `f32::mul_add` in `$generic` is one fused instruction on both vector paths.
 macro_rules! simd_dispatch {
-    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $generic:ident) => {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $generic:ident) => {
         $(#[$doc])*
-        fn $name($($arg: $ty),*) {
+        $vis fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f")]
@@ -43,6 +43,22 @@ macro_rules! simd_dispatch {
     };
 }
 pub(crate) use simd_dispatch;
+
+simd_dispatch!(
+    /// Adds every row of `rows` (rows of `sums.len()` values) to `sums`, in row order: a bias
+    /// gradient, compiled for the widest vectors.
+    pub(crate) fn add_rows(rows: &[f32], sums: &mut [f32]) => add_rows_generic
+);
+
+/// [`add_rows`] for any instruction set.
+#[inline(always)]
+fn add_rows_generic(rows: &[f32], sums: &mut [f32]) {
+    for row in rows.chunks_exact(sums.len().max(1)) {
+        for (s, v) in sums.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+}
 
 /// `Σ a[i] * b[i]` over the shorter of the two slices.
 #[inline(always)]

@@ -25,6 +25,7 @@ mod linear;
 mod loss;
 mod matmul;
 mod mlp;
+mod narrow;
 mod normalize;
 mod optim;
 mod par;

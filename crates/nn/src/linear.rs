@@ -7,8 +7,10 @@
 
 use crate::activation::Activation;
 use crate::error::{NnError, check_cols, check_dims};
+use crate::kernels::add_rows;
 use crate::layer::Layer;
 use crate::matmul::{Op, matmul};
+use crate::narrow::{self, Epilogue};
 use crate::par::{
     chunk_count, for_read_chunks_with_partials, for_row_chunks_with_partials, reduce_partials,
 };
@@ -28,6 +30,9 @@ pub struct Linear {
     grad_pre: Matrix,
     grad_input: Matrix,
     bias_partials: Vec<f32>,
+    /// Scratch of the narrow kernels: the transposed weight, the weight-gradient partials.
+    narrow_weight: Vec<f32>,
+    narrow_partials: Vec<f32>,
 }
 
 impl Linear {
@@ -59,6 +64,8 @@ impl Linear {
             grad_pre: Matrix::default(),
             grad_input: Matrix::default(),
             bias_partials: Vec::new(),
+            narrow_weight: Vec::new(),
+            narrow_partials: Vec::new(),
         })
     }
 
@@ -96,17 +103,10 @@ impl Linear {
         self.bias_partials.resize(n_chunks * out, 0.0);
         let act = self.activation;
         let g = grad_output.as_slice();
-        let column_sums = |partial: &mut [f32], rows_of: &[f32]| {
-            partial.fill(0.0);
-            for row in rows_of.chunks_exact(out) {
-                for (s, v) in partial.iter_mut().zip(row) {
-                    *s += v;
-                }
-            }
-        };
         let dz = if act == Activation::Identity {
             for_read_chunks_with_partials(g, out, &mut self.bias_partials, out, |_, c, p| {
-                column_sums(p, c)
+                p.fill(0.0);
+                add_rows(c, p);
             });
             grad_output
         } else {
@@ -119,17 +119,25 @@ impl Linear {
                 out,
                 |first_row, chunk, partial| {
                     let at = first_row * out;
-                    let ys = &y[at..at + chunk.len()];
-                    let gs = &g[at..at + chunk.len()];
-                    for ((d, y), g) in chunk.iter_mut().zip(ys).zip(gs) {
-                        *d = act.backprop(*y, *g);
-                    }
-                    column_sums(partial, chunk);
+                    let span = at..at + chunk.len();
+                    partial.fill(0.0);
+                    act.backprop_rows(&y[span.clone()], &g[span], chunk, partial);
                 },
             );
             self.grad_pre.view()
         };
         reduce_partials(&self.bias_partials, &mut self.bias_grad);
+        let (dz_values, x) = (dz.as_slice(), input.as_slice());
+        if narrow::weight_grad(
+            dz_values,
+            out,
+            x,
+            input.cols(),
+            &mut self.narrow_partials,
+            self.weight_grad.as_mut_slice(),
+        ) {
+            return Ok(());
+        }
         matmul(self.weight_grad.view_mut(), dz, Op::T, input, Op::N, true)
     }
 }
@@ -150,7 +158,29 @@ impl Parameters for Linear {
 impl Layer for Linear {
     fn forward(&mut self, input: MatRef<'_>) -> Result<MatRef<'_>, NnError> {
         check_cols("linear input", self.in_features(), input.cols())?;
-        self.output.resize(input.rows(), self.out_features());
+        let (k, n) = (self.in_features(), self.out_features());
+        self.output.resize(input.rows(), n);
+        // The narrow kernels add the bias and apply ReLU themselves; other activations run after.
+        let fused = matches!(self.activation, Activation::Identity | Activation::Relu);
+        let ep = Epilogue {
+            bias: fused.then_some(self.bias.as_slice()),
+            relu: self.activation == Activation::Relu,
+        };
+        if narrow::forward(
+            input.as_slice(),
+            k,
+            self.weight.as_slice(),
+            n,
+            &mut self.narrow_weight,
+            ep,
+            self.output.as_mut_slice(),
+        ) {
+            if !fused {
+                self.activation
+                    .add_bias_apply(self.output.as_mut_slice(), &self.bias);
+            }
+            return Ok(self.output.view());
+        }
         matmul(
             self.output.view_mut(),
             input,
@@ -176,6 +206,12 @@ impl Layer for Linear {
         } else {
             self.grad_pre.view()
         };
+        let (k, n) = (self.out_features(), self.in_features());
+        let w = self.weight.as_slice();
+        let dst = self.grad_input.as_mut_slice();
+        if narrow::product(dz.as_slice(), k, w, n, Epilogue::default(), dst) {
+            return Ok(self.grad_input.view());
+        }
         matmul(
             self.grad_input.view_mut(),
             dz,

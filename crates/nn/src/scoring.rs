@@ -6,11 +6,12 @@
 //! embeddings first (cosine similarity) and divide by a temperature.
 
 use crate::error::{NnError, check_cols, check_dims};
-use crate::kernels::dot;
+use crate::kernels::{dot, simd_dispatch};
 use crate::layer::Layer;
 use crate::matmul::{Op, matmul_scaled};
 use crate::normalize::L2Normalize;
 use crate::tensor::{MatRef, Matrix};
+use rayon::prelude::*;
 
 /// What both scorers share: the optional normalisation and the temperature.
 #[derive(Debug, Clone)]
@@ -98,10 +99,13 @@ impl RowDot {
         check_dims("item embeddings", u.dims(), v.dims())?;
         let inv_t = self.scaling.inv_temperature;
         let (eu, ev) = self.scaling.embed(u, v)?;
+        let cols = eu.cols();
         self.scores.resize(eu.rows(), 1);
-        for (i, s) in self.scores.as_mut_slice().iter_mut().enumerate() {
-            *s = dot(eu.row(i), ev.row(i)) * inv_t;
-        }
+        let (u, v) = (eu.as_slice(), ev.as_slice());
+        for_rows(self.scores.as_mut_slice(), cols, |first, scores| {
+            let span = first * cols..(first + scores.len()) * cols;
+            row_dots(&u[span.clone()], &v[span], inv_t, scores);
+        });
         Ok(self.scores.view())
     }
 
@@ -120,21 +124,89 @@ impl RowDot {
         self.grad_v.resize(rows, cols);
         let inv_t = self.scaling.inv_temperature;
         let (eu, ev) = self.scaling.embedded(u, v);
-        for i in 0..rows {
-            let g = grad_scores.as_slice()[i] * inv_t;
-            let span = i * cols..(i + 1) * cols;
-            let (du, dv) = (
-                &mut self.grad_u.as_mut_slice()[span.clone()],
-                &mut self.grad_v.as_mut_slice()[span.clone()],
-            );
-            for (d, x) in du.iter_mut().zip(&ev.as_slice()[span.clone()]) {
-                *d = g * x;
-            }
-            for (d, x) in dv.iter_mut().zip(&eu.as_slice()[span]) {
-                *d = g * x;
-            }
+        let (eu, ev, g) = (eu.as_slice(), ev.as_slice(), grad_scores.as_slice());
+        let chunk = ROWS_PER_TASK * cols.max(1);
+        let task = |(c, (du, dv)): (usize, (&mut [f32], &mut [f32]))| {
+            let span = c * chunk..c * chunk + du.len();
+            let g = &g[c * ROWS_PER_TASK..c * ROWS_PER_TASK + du.len() / cols.max(1)];
+            scale_rows(g, inv_t, &ev[span.clone()], du);
+            scale_rows(g, inv_t, &eu[span], dv);
+        };
+        let (gu, gv) = (self.grad_u.as_mut_slice(), self.grad_v.as_mut_slice());
+        if parallel(rows * cols) {
+            gu.par_chunks_mut(chunk)
+                .zip(gv.par_chunks_mut(chunk))
+                .enumerate()
+                .for_each(task);
+        } else {
+            gu.chunks_mut(chunk)
+                .zip(gv.chunks_mut(chunk))
+                .enumerate()
+                .for_each(task);
         }
         self.scaling.backward(u, v, &self.grad_u, &self.grad_v)
+    }
+}
+
+/// Rows of a [`RowDot`] task: a few hundred rows of a 64-wide embedding is enough work to pay
+/// for a Rayon task, and a batch of thousands splits between threads.
+const ROWS_PER_TASK: usize = 512;
+
+/// Whether row-wise work over `values` values of embeddings is worth splitting between threads.
+fn parallel(values: usize) -> bool {
+    values >= 64 * 1024 && rayon::current_num_threads() > 1
+}
+
+/// Calls `f(first_row, scores)` on consecutive chunks of [`ROWS_PER_TASK`] scores of rows of
+/// `cols` values, in parallel when there is enough work.
+fn for_rows(scores: &mut [f32], cols: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    let task = |(c, s): (usize, &mut [f32])| f(c * ROWS_PER_TASK, s);
+    if parallel(scores.len() * cols) {
+        scores
+            .par_chunks_mut(ROWS_PER_TASK)
+            .enumerate()
+            .for_each(task);
+    } else {
+        scores.chunks_mut(ROWS_PER_TASK).enumerate().for_each(task);
+    }
+}
+
+simd_dispatch!(
+    /// `scores[i] = <u_i, v_i> * scale` for the rows of `u` and `v` (`scores.len()` rows each),
+    /// compiled for the widest vectors.
+    fn row_dots(u: &[f32], v: &[f32], scale: f32, scores: &mut [f32]) => row_dots_generic
+);
+
+/// [`row_dots`] for any instruction set.
+#[inline(always)]
+fn row_dots_generic(u: &[f32], v: &[f32], scale: f32, scores: &mut [f32]) {
+    let cols = u.len() / scores.len().max(1);
+    if cols == 0 {
+        scores.fill(0.0);
+        return;
+    }
+    let rows = u.chunks_exact(cols).zip(v.chunks_exact(cols));
+    for (s, (u, v)) in scores.iter_mut().zip(rows) {
+        *s = dot(u, v) * scale;
+    }
+}
+
+simd_dispatch!(
+    /// `out_i = g_i * scale * x_i` for every row `i` of `x` (`g.len()` rows), compiled for the
+    /// widest vectors.
+    fn scale_rows(g: &[f32], scale: f32, x: &[f32], out: &mut [f32]) => scale_rows_generic
+);
+
+/// [`scale_rows`] for any instruction set.
+#[inline(always)]
+fn scale_rows_generic(g: &[f32], scale: f32, x: &[f32], out: &mut [f32]) {
+    let cols = (x.len() / g.len().max(1)).max(1);
+    let rows = out.chunks_exact_mut(cols).zip(x.chunks_exact(cols));
+    for (&g, (out, x)) in g.iter().zip(rows) {
+        let g = g * scale;
+        for (d, x) in out.iter_mut().zip(x) {
+            *d = g * x;
+        }
     }
 }
 
