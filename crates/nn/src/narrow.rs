@@ -1,5 +1,5 @@
 //! The matrix products of narrow linear layers (both widths a multiple of 16, at most 64: a
-//! two-tower model's 64-64 towers, DLRM's last bottom layer), on AVX-512 kernels.
+//! two-tower model's 64-64 towers), on AVX-512 kernels.
 //!
 //! Why not `gemm` for these: with 64 columns or fewer an output row fits in four registers,
 //! and a block of rows can be computed straight from the row-major operands, while `gemm` packs
