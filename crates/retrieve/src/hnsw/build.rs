@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
 
 use super::kernel::{Choice, Kernel, Portable};
-use super::search::{Layers, Scored, Scratch, distance, greedy, search_layer};
+use super::search::{Layers, Scored, Scratch, distance, greedy, link_list, search_layer};
 use crate::error::{Result, RetrieveError};
 
 /// Locks guarding link lists; node `n` uses lock `n % LOCK_STRIPES`.
@@ -262,14 +262,8 @@ impl<'a> Builder<'a> {
 
     /// The list (count, then links) of `node` on `layer`.
     fn list(&self, node: u32, layer: usize) -> &[AtomicU32] {
-        if layer == 0 {
-            let stride = 1 + 2 * self.width;
-            &self.base[node as usize * stride..][..stride]
-        } else {
-            let stride = 1 + self.width;
-            let start = self.upper_start[node as usize] as usize + (layer - 1) * stride;
-            &self.upper[start..][..stride]
-        }
+        let arrays = (&self.base[..], &self.upper[..], &self.upper_start[..]);
+        link_list(arrays, self.width, node, layer)
     }
 }
 

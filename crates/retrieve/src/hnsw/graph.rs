@@ -15,7 +15,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use super::build::Built;
-use super::search::Layers;
+use super::search::{Layers, link_list};
 use crate::error::{Result, RetrieveError};
 use crate::metric::Metric;
 
@@ -379,14 +379,12 @@ impl GraphView<'_> {
     /// The list (count, then links) of `node` on `level`.
     #[inline(always)]
     fn list(&self, node: u32, level: usize) -> &[u32] {
-        if level == 0 {
-            let stride = 1 + 2 * self.width;
-            &self.base[node as usize * stride..][..stride]
-        } else {
-            let stride = 1 + self.width;
-            let start = self.upper_start[node as usize] as usize + (level - 1) * stride;
-            &self.upper[start..][..stride]
-        }
+        link_list(
+            (self.base, self.upper, self.upper_start),
+            self.width,
+            node,
+            level,
+        )
     }
 }
 

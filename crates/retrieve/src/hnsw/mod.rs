@@ -42,7 +42,7 @@ use crate::topk::{Hit, TopK};
 use build::Builder;
 use graph::GraphImage;
 use kernel::Choice;
-use search::{Scratch, nearest_with};
+use search::{Request, Scratch, nearest_with};
 
 /// Graph parameters. Larger values raise recall and cost; the defaults suit 64-wide embeddings
 /// up to a few million items at recall@10 around 0.97–0.99.
@@ -313,14 +313,17 @@ impl TopKIndex for HnswIndex {
                         let accept = |node: u32| {
                             exclusions.is_none_or(|ex| !ex.excludes(query, view.label(node)))
                         };
+                        let request = Request {
+                            vector,
+                            k: plan.k,
+                            ef,
+                            accept,
+                        };
                         nearest_with(
                             self.kernel,
                             &view,
                             view.entry(),
-                            vector,
-                            plan.k,
-                            ef,
-                            accept,
+                            request,
                             &mut scratch,
                             &mut found,
                         );

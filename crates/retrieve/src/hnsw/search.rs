@@ -29,6 +29,26 @@ pub(super) trait Layers {
     fn prefetch_links(&self, node: u32, level: usize);
 }
 
+/// The list (count, then links) of `node` on `level`, for either element type of the two link
+/// arrays (atomics while building, plain numbers after): `1 + 2M` values per node in `base`;
+/// `1 + M` per node and upper layer in `upper`, from `upper_start[node]`, layer 1 first.
+#[inline(always)]
+pub(super) fn link_list<'a, T>(
+    (base, upper, upper_start): (&'a [T], &'a [T], &[u32]),
+    width: usize,
+    node: u32,
+    level: usize,
+) -> &'a [T] {
+    if level == 0 {
+        let stride = 1 + 2 * width;
+        &base[node as usize * stride..][..stride]
+    } else {
+        let stride = 1 + width;
+        let start = upper_start[node as usize] as usize + (level - 1) * stride;
+        &upper[start..][..stride]
+    }
+}
+
 /// A node and its distance to the query, ordered by distance (then node, for a total order).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) struct Scored {
@@ -216,22 +236,32 @@ pub(super) fn search_layer<K: Kernel, L: Layers>(
     found.sort_unstable();
 }
 
+/// One query of a search: its vector, how many results, the candidate list size and which nodes
+/// may be returned.
+pub(super) struct Request<'q, A> {
+    /// The query vector (unit length for cosine).
+    pub(super) vector: &'q [f32],
+    /// Results wanted.
+    pub(super) k: usize,
+    /// Candidate list size on the base layer (raised to `k` when smaller).
+    pub(super) ef: usize,
+    /// Whether a node may enter the results.
+    pub(super) accept: A,
+}
+
 /// One query's search of a whole graph: the greedy walk from `entry` (which lives on layer
-/// `top`) down to layer 1, then the layer-0 search with a candidate list of `ef` (at least `k`);
-/// the nearest `k` accepted nodes end up in `found`, nearest first.
+/// `top`) down to layer 1, then the layer-0 search; the nearest `k` accepted nodes end up in
+/// `found`, nearest first.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn nearest<K: Kernel, L: Layers>(
+fn nearest<K: Kernel, L: Layers, A: Fn(u32) -> bool>(
     kernel: K,
     layers: &L,
     (entry, top): (u32, usize),
-    query: &[f32],
-    k: usize,
-    ef: usize,
-    accept: impl Fn(u32) -> bool,
+    request: Request<'_, A>,
     scratch: &mut Scratch,
     found: &mut Vec<Scored>,
 ) {
+    let query = request.vector;
     let mut best = Scored {
         distance: distance(kernel, query, layers.vector(entry)),
         node: entry,
@@ -239,59 +269,50 @@ fn nearest<K: Kernel, L: Layers>(
     for level in (1..=top).rev() {
         best = greedy(kernel, layers, query, best, level, scratch);
     }
+    let ef = request.ef.max(request.k);
     search_layer(
         kernel,
         layers,
         query,
         &[best],
-        ef.max(k),
+        ef,
         0,
-        accept,
+        request.accept,
         scratch,
         found,
     );
-    found.truncate(k);
+    found.truncate(request.k);
 }
 
 /// [`nearest`] compiled with AVX-512 enabled, so its kernel calls inline.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-fn nearest_avx512<L: Layers>(
+fn nearest_avx512<L: Layers, A: Fn(u32) -> bool>(
     kernel: super::kernel::Avx512,
     layers: &L,
     entry: (u32, usize),
-    query: &[f32],
-    k: usize,
-    ef: usize,
-    accept: impl Fn(u32) -> bool,
+    request: Request<'_, A>,
     scratch: &mut Scratch,
     found: &mut Vec<Scored>,
 ) {
-    nearest(kernel, layers, entry, query, k, ef, accept, scratch, found);
+    nearest(kernel, layers, entry, request, scratch, found);
 }
 
 /// [`nearest`] with the kernel `choice` names.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn nearest_with<L: Layers>(
+pub(super) fn nearest_with<L: Layers, A: Fn(u32) -> bool>(
     choice: Choice,
     layers: &L,
     entry: (u32, usize),
-    query: &[f32],
-    k: usize,
-    ef: usize,
-    accept: impl Fn(u32) -> bool,
+    request: Request<'_, A>,
     scratch: &mut Scratch,
     found: &mut Vec<Scored>,
 ) {
     match choice {
-        Choice::Portable => nearest(
-            Portable, layers, entry, query, k, ef, accept, scratch, found,
-        ),
+        Choice::Portable => nearest(Portable, layers, entry, request, scratch, found),
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Choice::Avx512` is only made where the CPU has AVX-512F.
         Choice::Avx512(kernel) => unsafe {
-            nearest_avx512(kernel, layers, entry, query, k, ef, accept, scratch, found)
+            nearest_avx512(kernel, layers, entry, request, scratch, found)
         },
     }
 }
