@@ -206,12 +206,10 @@ mod tests {
         let (rows, m, n) = (3000, 32, 64);
         let (dz, x) = (seq(rows * m, 0.0), seq(rows * n, 1.0));
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
             let mut grad = vec![0.0; m * n];
-            pool.install(|| weight_grad(&dz, m, &x, n, &mut Vec::new(), &mut grad));
+            crate::par::on_threads(threads, || {
+                weight_grad(&dz, m, &x, n, &mut Vec::new(), &mut grad)
+            });
             grad
         };
         assert_eq!(run(1), run(3));

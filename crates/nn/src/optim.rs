@@ -434,11 +434,7 @@ mod tests {
         let grad: Vec<f32> = (0..n).map(|i| (i as f32 * 0.002).cos()).collect();
         let mut big = Toy::new([value.clone(), vec![0.0]], [grad.clone(), vec![0.0]]);
         let mut opt = Adam::new(0.01);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        pool.install(|| opt.step(&mut big)).unwrap();
+        crate::par::on_threads(2, || opt.step(&mut big)).unwrap();
         for i in [0, 77_777, n - 1] {
             let g = grad[i];
             let want = value[i] - 0.01 * g / (g.abs() + 1e-8);

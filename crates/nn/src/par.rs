@@ -18,6 +18,11 @@ pub(crate) fn rows_per_chunk(cols: usize) -> usize {
     (CHUNK_VALUES / cols.max(1)).max(1)
 }
 
+/// Whether work over `values` values is worth splitting between the pool's threads.
+pub(crate) fn worth_parallel(values: usize) -> bool {
+    values >= PARALLEL_MIN_VALUES && rayon::current_num_threads() > 1
+}
+
 /// Number of chunks `rows` rows split into for rows of `cols` values.
 pub(crate) fn chunk_count(rows: usize, cols: usize) -> usize {
     rows.div_ceil(rows_per_chunk(cols))
@@ -34,7 +39,7 @@ where
     }
     let rows = rows_per_chunk(cols);
     let chunk = rows * cols;
-    if out.len() >= PARALLEL_MIN_VALUES && rayon::current_num_threads() > 1 {
+    if worth_parallel(out.len()) {
         out.par_chunks_mut(chunk)
             .enumerate()
             .for_each(|(i, c)| f(i * rows, c));
@@ -62,7 +67,7 @@ pub(crate) fn for_row_chunks_with_partials<F>(
     let rows = rows_per_chunk(cols);
     let chunk = rows * cols;
     debug_assert_eq!(partials.len(), out.len().div_ceil(chunk) * part_cols);
-    if out.len() >= PARALLEL_MIN_VALUES && rayon::current_num_threads() > 1 {
+    if worth_parallel(out.len()) {
         out.par_chunks_mut(chunk)
             .zip(partials.par_chunks_mut(part_cols))
             .enumerate()
@@ -93,7 +98,7 @@ pub(crate) fn for_read_chunks_with_partials<F>(
     let rows = rows_per_chunk(cols);
     let chunk = rows * cols;
     debug_assert_eq!(partials.len(), src.len().div_ceil(chunk) * part_cols);
-    if src.len() >= PARALLEL_MIN_VALUES && rayon::current_num_threads() > 1 {
+    if worth_parallel(src.len()) {
         src.par_chunks(chunk)
             .zip(partials.par_chunks_mut(part_cols))
             .enumerate()
@@ -115,6 +120,17 @@ pub(crate) fn reduce_partials(partials: &[f32], acc: &mut [f32]) {
     }
 }
 
+/// Runs `work` on a fresh Rayon pool of `threads` threads, for tests that check a result does
+/// not depend on the thread count.
+#[cfg(test)]
+pub(crate) fn on_threads<R: Send>(threads: usize, work: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a test thread pool")
+        .install(work)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,11 +143,7 @@ mod tests {
             .map(|i| ((i * 31 % 97) as f32).sin())
             .collect();
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
+            on_threads(threads, || {
                 let mut out = data.clone();
                 let mut partials = vec![0.0; chunk_count(rows, cols) * cols];
                 for_row_chunks_with_partials(&mut out, cols, &mut partials, cols, |_, c, p| {

@@ -10,6 +10,7 @@ use crate::kernels::{dot, simd_dispatch};
 use crate::layer::Layer;
 use crate::matmul::{Op, matmul_scaled};
 use crate::normalize::L2Normalize;
+use crate::par::worth_parallel;
 use crate::tensor::{MatRef, Matrix};
 use rayon::prelude::*;
 
@@ -133,7 +134,7 @@ impl RowDot {
             scale_rows(g, inv_t, &eu[span], dv);
         };
         let (gu, gv) = (self.grad_u.as_mut_slice(), self.grad_v.as_mut_slice());
-        if parallel(rows * cols) {
+        if worth_parallel(rows * cols) {
             gu.par_chunks_mut(chunk)
                 .zip(gv.par_chunks_mut(chunk))
                 .enumerate()
@@ -152,16 +153,11 @@ impl RowDot {
 /// for a Rayon task, and a batch of thousands splits between threads.
 const ROWS_PER_TASK: usize = 512;
 
-/// Whether row-wise work over `values` values of embeddings is worth splitting between threads.
-fn parallel(values: usize) -> bool {
-    values >= 64 * 1024 && rayon::current_num_threads() > 1
-}
-
 /// Calls `f(first_row, scores)` on consecutive chunks of [`ROWS_PER_TASK`] scores of rows of
 /// `cols` values, in parallel when there is enough work.
 fn for_rows(scores: &mut [f32], cols: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
     let task = |(c, s): (usize, &mut [f32])| f(c * ROWS_PER_TASK, s);
-    if parallel(scores.len() * cols) {
+    if worth_parallel(scores.len() * cols) {
         scores
             .par_chunks_mut(ROWS_PER_TASK)
             .enumerate()

@@ -427,11 +427,7 @@ mod tests {
         let x = random_matrix(300, 27 * 64, 63, 1.0);
         let g = random_matrix(300, 415, 64, 1.0);
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
+            crate::par::on_threads(threads, || {
                 let mut inter = DotInteraction::new(26, 64, false).unwrap();
                 let out = inter.forward(x.view()).unwrap().to_matrix();
                 (out, inter.backward(x.view(), g.view()).unwrap().to_matrix())
