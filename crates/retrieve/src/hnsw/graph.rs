@@ -226,8 +226,13 @@ impl GraphImage {
         })
     }
 
-    /// Reads the graph file at `path` into memory, or maps it, and checks it.
-    pub(super) fn open(path: &Path, mapped: bool) -> Result<Self> {
+    /// Reads the graph file at `path` into memory, or maps it, hands its bytes to `verify` (the
+    /// caller's checksum comparison), then checks the image itself.
+    pub(super) fn open(
+        path: &Path,
+        mapped: bool,
+        verify: impl FnOnce(&[u8]) -> Result<()>,
+    ) -> Result<Self> {
         let file = std::fs::File::open(path).map_err(|err| RetrieveError::io(path, err))?;
         let backing = if mapped {
             // SAFETY: the mapping is read-only; the index documents that the file must not be
@@ -250,6 +255,7 @@ impl GraphImage {
                 .map_err(|err| RetrieveError::io(path, err))?;
             Backing::Heap { words, len }
         };
+        verify(backing.bytes())?;
         Self::parse(backing).map_err(|reason| RetrieveError::bad_file(path, reason))
     }
 

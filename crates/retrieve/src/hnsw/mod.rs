@@ -199,7 +199,8 @@ impl HnswIndex {
     /// (graph first, so a crash in between leaves a sidecar whose checksum refuses the graph).
     pub fn save(&self, path: &Path) -> Result<()> {
         use std::io::Write;
-        atomic::write_with(path, |out| out.write_all(self.image.bytes()))?;
+        let bytes = self.image.bytes();
+        atomic::write_with(path, |out| out.write_all(bytes))?;
         let header = self.image.header();
         let sidecar = Sidecar::new(
             header.dim,
@@ -207,7 +208,7 @@ impl HnswIndex {
             header.metric,
             self.fingerprint,
             self.params,
-            checksum(path)?,
+            checksum(bytes),
         );
         sidecar.write(&sidecar_path(path))
     }
@@ -218,9 +219,12 @@ impl HnswIndex {
     pub fn load(path: &Path, mode: LoadMode) -> Result<Self> {
         let meta_path = sidecar_path(path);
         let (sidecar, fingerprint) = Sidecar::read(&meta_path)?;
-        let (bytes, sum) = checksum(path)?;
-        if bytes != sidecar.graph_bytes || sum != sidecar.graph_xxh3 {
-            return Err(RetrieveError::bad_file(
+        let verify = |graph: &[u8]| {
+            let (bytes, sum) = checksum(graph);
+            if bytes == sidecar.graph_bytes && sum == sidecar.graph_xxh3 {
+                return Ok(());
+            }
+            Err(RetrieveError::bad_file(
                 path,
                 format!(
                     "graph file is {bytes} bytes with checksum {sum}, but its sidecar {} records {} bytes with checksum {}; the graph is corrupt or belongs to another index",
@@ -228,9 +232,9 @@ impl HnswIndex {
                     sidecar.graph_bytes,
                     sidecar.graph_xxh3
                 ),
-            ));
-        }
-        let image = GraphImage::open(path, mode == LoadMode::MemoryMapped)?;
+            ))
+        };
+        let image = GraphImage::open(path, mode == LoadMode::MemoryMapped, verify)?;
         let header = image.header();
         let params = sidecar.params();
         if header.dim != sidecar.dim
