@@ -8,8 +8,8 @@
 //! keeps references to saved tensors. Parameter gradients accumulate; call
 //! [`zero_grad`] between steps.
 //!
-//! Threading: matrix products run on the `gemm` crate with its Rayon parallelism and
-//! elementwise work runs on Rayon, both on the *current* Rayon pool. Run a step inside
+//! Threading: matrix products (this crate's blocked AVX-512 kernel for large ones, the `gemm`
+//! crate otherwise) and elementwise work run on the *current* Rayon pool. Run a step inside
 //! `ThreadPool::install` to choose the thread count. Reductions use a fixed partition of the
 //! batch, so results are bit-identical for the same seed and thread count.
 
@@ -28,6 +28,7 @@ mod mlp;
 mod narrow;
 mod normalize;
 mod optim;
+mod packed;
 mod par;
 mod param;
 mod rng;

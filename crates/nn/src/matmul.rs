@@ -1,10 +1,12 @@
-//! The one matrix product every layer uses: `gemm` with transposition expressed as strides.
+//! The one matrix product every layer uses, with transposition expressed as strides.
 //!
 //! A transposed operand is never materialised; its row and column strides are swapped
-//! instead, and `gemm` packs it into its micro-kernel layout as it would a plain one. The
-//! product runs on the current Rayon pool with as many tasks as that pool has threads.
+//! instead, and the product packs it into its micro-kernel layout as it would a plain one.
+//! Large products on AVX-512 CPUs run on this crate's own blocked kernel (`packed`, which
+//! says why); the rest run on `gemm`. Both run on the current Rayon pool.
 
 use crate::error::NnError;
+use crate::packed::{self, Product, Strided};
 use crate::tensor::{MatMut, MatRef};
 use gemm::Parallelism;
 
@@ -31,6 +33,15 @@ fn operand(a: &MatRef<'_>, op: Op) -> ((usize, usize), (isize, isize)) {
     match op {
         Op::N => ((r, c), (c as isize, 1)),
         Op::T => ((c, r), (1, c as isize)),
+    }
+}
+
+/// The strided view [`packed`] takes of an operand whose strides `operand` computed.
+fn strided(data: &[f32], row_stride: isize, col_stride: isize) -> Strided<'_> {
+    Strided {
+        data,
+        row_stride: row_stride.unsigned_abs(),
+        col_stride: col_stride.unsigned_abs(),
     }
 }
 
@@ -76,7 +87,19 @@ pub(crate) fn matmul_scaled(
         }
         return Ok(());
     }
+    let product = Product {
+        m,
+        n,
+        k,
+        a: strided(a.as_slice(), a_rs, a_cs),
+        b: strided(b.as_slice(), b_rs, b_cs),
+        scale,
+        accumulate,
+    };
     let out = dst.as_mut_slice();
+    if packed::product(&product, out) {
+        return Ok(());
+    }
     // SAFETY: the shape check above guarantees that every index gemm forms, `i * rs + j * cs`
     // for `i < rows` and `j < cols` of each operand, lies inside the borrowed slice, and the
     // destination is borrowed mutably so it cannot alias the operands.

@@ -1,0 +1,462 @@
+//! A cache-blocked matrix product on an AVX-512 register-block kernel, for the layers whose
+//! products are large: a DLRM's 512- and 256-wide MLPs at batch 2048.
+//!
+//! Why not `gemm` for these: on this project's 2-core AVX-512 machines `gemm` gains little
+//! from the second thread on these shapes. Measured on the 17 products of the DLRM reference
+//! MLPs' training step (the forward and both backward products of the six layers, batch
+//! 2048), best of nine rounds each, the two builds alternating three times: on 2 threads
+//! `gemm` took 57-64 ms a step and this module 42-47 ms; on 1 thread both took 58-69 ms.
+//! This module does the classic blocking by hand:
+//! - the shared dimension is cut into blocks of at most [`KC_MAX`] steps (balanced, so 2048
+//!   becomes four blocks of 512, and 415 stays one);
+//! - for each block, `b` is packed once into panels of [`NR`] columns, each a `kc × 32`
+//!   row-major strip aligned to 64 bytes (zero-padded past the last column); the panels (at
+//!   most about 1 MiB at the widths served here) stay in L2 while every row block reads them;
+//! - each task packs its rows of `a` into strips of [`MR`] rows, a `kc × 12` strip (at most
+//!   24 KiB) staying in L1 while the kernel walks every panel of `b` against it. Row-major
+//!   `a` (and transposed `b`) is transposed 16 × 16 values at a time in registers, and every
+//!   contiguous run of an operand is read whole in one pass;
+//! - the kernel keeps a 12 × 32 block of the result in 24 registers and writes it once per
+//!   block of the shared dimension, masking the columns past the edge.
+//!
+//! Threads split the output rows into fixed groups of [`PANELS_PER_TASK`] register blocks, so
+//! every output value is summed by one thread in the same order whatever the thread count:
+//! results are bit-identical across thread counts. `b` panels are packed in parallel too.
+//!
+//! [`product`] returns whether it did the work; when it did not (another CPU, a product too
+//! small or too narrow to pay for packing), the caller runs its `gemm` path.
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
+#[cfg(target_arch = "x86_64")]
+use avx512::{MR, NR};
+#[cfg(target_arch = "x86_64")]
+use rayon::prelude::*;
+#[cfg(target_arch = "x86_64")]
+use std::cell::Cell;
+#[cfg(target_arch = "x86_64")]
+use std::thread::LocalKey;
+
+/// Most steps of the shared dimension per block: a 12-row strip of `a` (24 KiB) stays in L1
+/// and 512 columns of `b` (1 MiB) in L2. (384 was measured slower: one more pass over the
+/// result for the 512-deep products.)
+#[cfg(target_arch = "x86_64")]
+const KC_MAX: usize = 512;
+
+/// Register blocks of output rows per task: 96 rows, enough tasks to balance two threads on
+/// a batch of 2048 and on a 512-row weight gradient.
+#[cfg(target_arch = "x86_64")]
+const PANELS_PER_TASK: usize = 8;
+
+/// Panels of `b` one packing task fills: 128 columns, so that a row-major `b` is read in runs
+/// of 512 bytes, while a 415-wide operand still splits into four tasks.
+#[cfg(target_arch = "x86_64")]
+const PANELS_PER_PACK: usize = 4;
+
+/// Fewest multiply-adds worth packing for.
+#[cfg(target_arch = "x86_64")]
+const MIN_WORK: usize = 1 << 18;
+
+/// An operand of a product, as the product sees it: element `(i, j)` is
+/// `data[i * row_stride + j * col_stride]`. A transposed matrix is the same data with the
+/// strides swapped.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Strided<'a> {
+    /// The stored values.
+    pub(crate) data: &'a [f32],
+    /// Distance between consecutive rows.
+    pub(crate) row_stride: usize,
+    /// Distance between consecutive columns.
+    pub(crate) col_stride: usize,
+}
+
+/// A product `dst = scale · a · b`, or `dst += scale · a · b` when `accumulate` is set, with
+/// `a` `m × k`, `b` `k × n` and `dst` `m × n` row-major.
+#[derive(Debug)]
+pub(crate) struct Product<'a> {
+    /// Rows of `a` and of the result.
+    pub(crate) m: usize,
+    /// Columns of `b` and of the result.
+    pub(crate) n: usize,
+    /// The shared dimension.
+    pub(crate) k: usize,
+    /// Left operand.
+    pub(crate) a: Strided<'a>,
+    /// Right operand.
+    pub(crate) b: Strided<'a>,
+    /// Factor on the product.
+    pub(crate) scale: f32,
+    /// Add to `dst` instead of overwriting it.
+    pub(crate) accumulate: bool,
+}
+
+/// Computes `p` into `dst` (`m * n` values) and returns true, or returns false, touching
+/// nothing, when this module does not serve it. The caller has checked that the operands hold
+/// every element their shapes and strides address.
+pub(crate) fn product(p: &Product<'_>, dst: &mut [f32]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let served = p.n >= NR / 2
+            && p.m >= MR
+            && p.m * p.n * p.k >= MIN_WORK
+            && std::arch::is_x86_feature_detected!("avx512f");
+        if served {
+            blocked(p, dst);
+        }
+        served
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (p, dst);
+        false
+    }
+}
+
+thread_local! {
+    /// The calling thread's packed `b` panels, kept between products.
+    #[cfg(target_arch = "x86_64")]
+    static B_PANELS: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    /// A pool thread's packed `a` strips, kept between products.
+    #[cfg(target_arch = "x86_64")]
+    static A_STRIPS: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's scratch buffer `key`. The buffer is taken out for the call, so a
+/// nested product on the same thread (Rayon runs other tasks while it waits) gets a fresh one
+/// instead of aliasing it.
+#[cfg(target_arch = "x86_64")]
+fn with_scratch<R>(
+    key: &'static LocalKey<Cell<Vec<f32>>>,
+    f: impl FnOnce(&mut Vec<f32>) -> R,
+) -> R {
+    let mut buf = key.take();
+    let result = f(&mut buf);
+    key.set(buf);
+    result
+}
+
+/// `len` values of `buf` starting at a 64-byte boundary, growing `buf` as needed.
+#[cfg(target_arch = "x86_64")]
+fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    const ALIGN_VALUES: usize = 16;
+    if buf.len() < len + ALIGN_VALUES {
+        buf.resize(len + ALIGN_VALUES, 0.0);
+    }
+    let offset = buf.as_ptr().align_offset(64).min(ALIGN_VALUES);
+    &mut buf[offset..offset + len]
+}
+
+/// The blocked product on the AVX-512 kernel.
+#[cfg(target_arch = "x86_64")]
+fn blocked(p: &Product<'_>, dst: &mut [f32]) {
+    let k_blocks = p.k.div_ceil(KC_MAX);
+    let kc_max = p.k.div_ceil(k_blocks);
+    let n_panels = p.n.div_ceil(NR);
+    let task_rows = PANELS_PER_TASK * MR;
+    let parallel = rayon::current_num_threads() > 1 && p.m > task_rows;
+    with_scratch(&B_PANELS, |b_buf| {
+        let b_panels = aligned(b_buf, n_panels * NR * kc_max);
+        for block in 0..k_blocks {
+            let first_step = block * kc_max;
+            let kc = kc_max.min(p.k - first_step);
+            let b_panels = &mut b_panels[..n_panels * NR * kc];
+            let pack = |(group, out): (usize, &mut [f32])| {
+                // SAFETY: `product` checked that the CPU has AVX-512.
+                unsafe { pack_b(p.b, first_step, kc, group * PANELS_PER_PACK * NR, p.n, out) };
+            };
+            let group_len = PANELS_PER_PACK * NR * kc;
+            if parallel {
+                b_panels
+                    .par_chunks_mut(group_len)
+                    .enumerate()
+                    .for_each(pack);
+            } else {
+                b_panels.chunks_mut(group_len).enumerate().for_each(pack);
+            }
+            let b_panels = &*b_panels;
+            let accumulate = p.accumulate || block > 0;
+            let task = |(t, rows): (usize, &mut [f32])| {
+                let step = Step {
+                    p,
+                    first_step,
+                    kc,
+                    b_panels,
+                    accumulate,
+                };
+                step.rows(t * task_rows, rows);
+            };
+            if parallel {
+                dst.par_chunks_mut(task_rows * p.n)
+                    .enumerate()
+                    .for_each(task);
+            } else {
+                dst.chunks_mut(task_rows * p.n).enumerate().for_each(task);
+            }
+        }
+    });
+}
+
+/// One block of the shared dimension: its packed `b` panels and what to do with the sums.
+#[cfg(target_arch = "x86_64")]
+struct Step<'a, 'p> {
+    p: &'a Product<'p>,
+    first_step: usize,
+    kc: usize,
+    b_panels: &'a [f32],
+    accumulate: bool,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Step<'_, '_> {
+    /// Output rows from `first_row` on, `rows` being their values (whole rows of `n`).
+    fn rows(&self, first_row: usize, rows: &mut [f32]) {
+        let n = self.p.n;
+        let row_count = rows.len() / n;
+        let strip_len = MR * self.kc;
+        with_scratch(&A_STRIPS, |a_buf| {
+            let strips = aligned(a_buf, row_count.div_ceil(MR) * strip_len);
+            // SAFETY: `product` checked that the CPU has AVX-512.
+            unsafe { pack_a(self.p.a, first_row, row_count, self.first_step, strips) };
+            for (strip, out) in strips.chunks_exact(strip_len).zip(rows.chunks_mut(MR * n)) {
+                self.panels(strip, out.len() / n, out);
+            }
+        });
+    }
+
+    /// One packed strip of rows (`valid` of them, `out` being their values) against every
+    /// panel of `b`.
+    fn panels(&self, strip: &[f32], valid: usize, out: &mut [f32]) {
+        let n = self.p.n;
+        for (panel, b) in self.b_panels.chunks_exact(NR * self.kc).enumerate() {
+            let first_col = panel * NR;
+            let store = avx512::Store {
+                dst: out[first_col..].as_mut_ptr(),
+                row_stride: n,
+                rows: valid,
+                cols: NR.min(n - first_col),
+                scale: self.p.scale,
+                accumulate: self.accumulate,
+            };
+            // SAFETY: `strip` holds `kc` steps of MR values and `b` holds `kc` steps of NR values, 64-byte aligned (`aligned`, panels of
+            // NR * kc values, a multiple of 16); `out` holds `valid` rows of `n` values from
+            // column `first_col`, of which the store touches `cols` per row; `out` is this
+            // task's own slice.
+            unsafe { avx512::block(self.kc, strip.as_ptr(), b.as_ptr(), &store) };
+        }
+    }
+}
+
+/// Packs rows `first_row..first_row + rows` of `a`, steps `first_step..first_step + kc`, into
+/// `strips`: one strip per [`MR`] rows, each `kc` groups of `MR` values (one per row), zero
+/// past the last row. All strips are packed in one pass so that each run of `a` that is
+/// contiguous in memory is read once, whole, rather than a few values of it per strip.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn pack_a(a: Strided<'_>, first_row: usize, rows: usize, first_step: usize, strips: &mut [f32]) {
+    let strip_len = strips.len() / rows.div_ceil(MR);
+    let kc = strip_len / MR;
+    if !rows.is_multiple_of(MR) {
+        let last = strips.len() - strip_len;
+        strips[last..].fill(0.0);
+    }
+    if a.col_stride == 1 {
+        for (s, strip) in strips.chunks_exact_mut(strip_len).enumerate() {
+            let valid = MR.min(rows - s * MR);
+            let start = (first_row + s * MR) * a.row_stride + first_step;
+            let src = &a.data[start..start + (valid - 1) * a.row_stride + kc];
+            avx512::transpose_into(src, a.row_stride, valid, kc, strip, MR, MR);
+        }
+    } else if a.row_stride == 1 {
+        for step in 0..kc {
+            let start = (first_step + step) * a.col_stride + first_row;
+            let run = &a.data[start..start + rows];
+            for (s, values) in run.chunks(MR).enumerate() {
+                let group = &mut strips[s * strip_len + step * MR..][..values.len()];
+                avx512::copy_short(group, values);
+            }
+        }
+    } else {
+        for r in 0..rows {
+            let strip = &mut strips[(r / MR) * strip_len..][..strip_len];
+            for (step, group) in strip.chunks_exact_mut(MR).enumerate() {
+                group[r % MR] =
+                    a.data[(first_row + r) * a.row_stride + (first_step + step) * a.col_stride];
+            }
+        }
+    }
+}
+
+/// Packs columns from `first_col` on (those below `n`, at most [`PANELS_PER_PACK`] panels'
+/// worth) of `b`, steps `first_step..first_step + kc`, into `panels`: one panel per [`NR`]
+/// columns, each `kc` rows of `NR` values, zero past `n`. Each run of `b` that is contiguous in
+/// memory is read once for all the panels.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn pack_b(
+    b: Strided<'_>,
+    first_step: usize,
+    kc: usize,
+    first_col: usize,
+    n: usize,
+    panels: &mut [f32],
+) {
+    let panel_len = NR * kc;
+    let cols = (n - first_col).min(panels.len() / kc);
+    if !cols.is_multiple_of(NR) {
+        let last = panels.len() - panel_len;
+        panels[last..].fill(0.0);
+    }
+    if b.col_stride == 1 {
+        for step in 0..kc {
+            let start = (first_step + step) * b.row_stride + first_col;
+            for (j, values) in b.data[start..start + cols].chunks(NR).enumerate() {
+                let row = &mut panels[j * panel_len + step * NR..][..values.len()];
+                avx512::copy_short(row, values);
+            }
+        }
+    } else if b.row_stride == 1 {
+        const HALF: usize = NR / 2;
+        for half in 0..cols.div_ceil(HALF) {
+            let valid = HALF.min(cols - half * HALF);
+            let start = (first_col + half * HALF) * b.col_stride + first_step;
+            let src = &b.data[start..start + (valid - 1) * b.col_stride + kc];
+            let (panel, side) = (half / 2, (half % 2) * HALF);
+            let out = &mut panels[panel * panel_len + side..(panel + 1) * panel_len];
+            avx512::transpose_into(src, b.col_stride, valid, kc, out, NR, HALF);
+        }
+    } else {
+        for c in 0..cols {
+            let panel = &mut panels[(c / NR) * panel_len..][..panel_len];
+            for (step, row) in panel.chunks_exact_mut(NR).enumerate() {
+                row[c % NR] =
+                    b.data[(first_step + step) * b.row_stride + (first_col + c) * b.col_stride];
+            }
+        }
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use crate::par::on_threads;
+
+    fn values(len: usize, seed: f32) -> Vec<f32> {
+        (0..len).map(|i| ((i as f32 + seed) * 0.37).sin()).collect()
+    }
+
+    /// An `rows × cols` operand stored as is or transposed.
+    fn operand(data: &[f32], rows: usize, cols: usize, transposed: bool) -> Strided<'_> {
+        if transposed {
+            Strided {
+                data,
+                row_stride: 1,
+                col_stride: rows,
+            }
+        } else {
+            Strided {
+                data,
+                row_stride: cols,
+                col_stride: 1,
+            }
+        }
+    }
+
+    fn naive(p: &Product<'_>, dst: &[f32]) -> Vec<f32> {
+        let at = |x: Strided<'_>, i: usize, j: usize| x.data[i * x.row_stride + j * x.col_stride];
+        let mut out = dst.to_vec();
+        for i in 0..p.m {
+            for j in 0..p.n {
+                let sum: f64 = (0..p.k)
+                    .map(|s| f64::from(at(p.a, i, s)) * f64::from(at(p.b, s, j)))
+                    .sum();
+                let v = p.scale * sum as f32;
+                let o = &mut out[i * p.n + j];
+                *o = if p.accumulate { *o + v } else { v };
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn matches_naive_product_across_edges_strides_and_blocks() {
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            return;
+        }
+        // Rows past a register block and a task, columns past a panel, a shared dimension of
+        // one and of two blocks; every transposition; overwrite and accumulate.
+        for &(m, n, k) in &[(12, 32, 700), (97, 45, 61), (200, 16, 900), (13, 415, 130)] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                for accumulate in [false, true] {
+                    let a_data = values(m * k, 1.0);
+                    let b_data = values(k * n, 2.0);
+                    let p = Product {
+                        m,
+                        n,
+                        k,
+                        a: operand(&a_data, m, k, ta),
+                        b: operand(&b_data, k, n, tb),
+                        scale: -0.5,
+                        accumulate,
+                    };
+                    let mut dst = values(m * n, 3.0);
+                    let want = naive(&p, &dst);
+                    assert!(product(&p, &mut dst), "{m}x{n}x{k} served");
+                    for (i, (g, w)) in dst.iter().zip(&want).enumerate() {
+                        assert!(
+                            (g - w).abs() < 1e-3,
+                            "{m}x{n}x{k} {ta}/{tb} acc {accumulate}, value {i}: {g} vs {w}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            return;
+        }
+        let (m, n, k) = (1000, 70, 800);
+        let a_data = values(m * k, 4.0);
+        let b_data = values(k * n, 5.0);
+        let run = |threads| {
+            on_threads(threads, || {
+                let p = Product {
+                    m,
+                    n,
+                    k,
+                    a: operand(&a_data, m, k, false),
+                    b: operand(&b_data, k, n, true),
+                    scale: 1.0,
+                    accumulate: false,
+                };
+                let mut dst = vec![0.0; m * n];
+                assert!(product(&p, &mut dst));
+                dst
+            })
+        };
+        let one = run(1);
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(3));
+    }
+
+    #[test]
+    fn small_or_narrow_products_are_left_to_the_caller() {
+        let data = values(64 * 64, 0.0);
+        let square = |m, n, k| Product {
+            m,
+            n,
+            k,
+            a: operand(&data, m, k, false),
+            b: operand(&data, k, n, false),
+            scale: 1.0,
+            accumulate: false,
+        };
+        let mut dst = vec![7.0; 64 * 64];
+        assert!(!product(&square(64, 64, 8), &mut dst));
+        assert!(!product(&square(64, 8, 64), &mut dst));
+        assert!(dst.iter().all(|&v| v == 7.0));
+    }
+}
