@@ -14,6 +14,7 @@ mod config;
 mod error;
 mod grads;
 mod optim;
+mod pages;
 mod pooled;
 mod random;
 mod shards;

@@ -10,6 +10,7 @@
 
 use std::io::{self, Read, Write};
 
+use crate::pages;
 use half::f16;
 use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;
@@ -80,7 +81,7 @@ impl RowStore {
     ) -> Self {
         match storage {
             Storage::F32 => {
-                let mut data = vec![0.0f32; rows * dim];
+                let mut data = pages::filled(rows * dim, 0.0f32);
                 data.par_chunks_mut(dim)
                     .with_min_len(FILL_ROWS_PER_TASK)
                     .enumerate()
@@ -88,7 +89,7 @@ impl RowStore {
                 RowStore::F32(data)
             }
             Storage::F16 => {
-                let mut data = vec![f16::ZERO; rows * dim];
+                let mut data = pages::filled(rows * dim, f16::ZERO);
                 data.par_chunks_mut(dim)
                     .with_min_len(FILL_ROWS_PER_TASK)
                     .enumerate()
@@ -102,7 +103,7 @@ impl RowStore {
                 RowStore::F16(data)
             }
             Storage::Int8 => {
-                let mut codes = vec![0u8; rows * dim];
+                let mut codes = pages::filled(rows * dim, 0u8);
                 let mut qparams = vec![[0.0f32; 2]; rows];
                 codes
                     .par_chunks_mut(dim)

@@ -8,6 +8,7 @@ use crate::collection::PREFETCH_AHEAD;
 use crate::config::{Init, TableConfig};
 use crate::error::{EmbedError, Result};
 use crate::optim::{Optimizer, RowUpdate};
+use crate::pages;
 use crate::random::{SplitMix, hash_name};
 use crate::storage::{RowStore, prefetch_span};
 use std::ops::Range;
@@ -72,7 +73,7 @@ impl EmbeddingTable {
         let state_per_row = optimizer.state_per_row(config.dim);
         Ok(Self {
             store,
-            state: vec![0.0; count * state_per_row],
+            state: pages::filled(count * state_per_row, 0.0),
             state_per_row,
             config,
             first_row,
