@@ -6,23 +6,15 @@
 //! embedding takes the place of the dense vector.
 
 use crate::error::Result;
-use crate::rows;
 use crate::spec::RankingSpec;
-use cascade_nn::{
-    Activation, DotInteraction, Layer, MatRef, Matrix, Mlp, ParamMut, Parameters, Rng,
-};
+use cascade_nn::{Activation, DotInteraction, Layer, MatRef, Mlp, ParamMut, Parameters, Rng};
 
 /// The dense part of a DLRM (everything but the embedding tables).
 #[derive(Debug, Clone)]
 pub(crate) struct Dlrm {
-    dim: usize,
     bottom: Option<Mlp>,
     interaction: DotInteraction,
     top: Mlp,
-    /// `[bottom output | embeddings]`, the interaction input when there are dense features.
-    z: Matrix,
-    grad_bottom: Matrix,
-    grad_pooled: Matrix,
 }
 
 impl Dlrm {
@@ -45,29 +37,25 @@ impl Dlrm {
         let top_sizes = RankingSpec::with_input(interaction.out_cols(), &spec.top_mlp);
         let top = Mlp::new(&top_sizes, Activation::Identity, rng)?;
         Ok(Self {
-            dim,
             bottom,
             interaction,
             top,
-            z: Matrix::default(),
-            grad_bottom: Matrix::default(),
-            grad_pooled: Matrix::default(),
         })
     }
 
     /// Computes the logits `[batch, 1]` from the dense features and the pooled embeddings.
     pub(crate) fn forward(&mut self, dense: MatRef<'_>, pooled: MatRef<'_>) -> Result<MatRef<'_>> {
-        let z = match &mut self.bottom {
-            Some(bottom) => {
-                let x = bottom.forward(dense)?;
-                rows::concat(&mut self.z, x, pooled);
-                self.z.view()
-            }
-            None => pooled,
-        };
         // The interaction keeps its output until the next forward pass: it is the top MLP's
         // saved input for backward, read in place rather than copied.
-        self.interaction.forward(z)?;
+        match &mut self.bottom {
+            Some(bottom) => {
+                let x = bottom.forward(dense)?;
+                self.interaction.forward_split(x, pooled)?;
+            }
+            None => {
+                self.interaction.forward(pooled)?;
+            }
+        }
         Ok(self.top.forward(self.interaction.output())?)
     }
 
@@ -82,10 +70,11 @@ impl Dlrm {
         let g = self.top.backward(self.interaction.output(), grad_logits)?;
         match &mut self.bottom {
             Some(bottom) => {
-                let dz = self.interaction.backward(self.z.view(), g)?;
-                rows::split(dz, self.dim, &mut self.grad_bottom, &mut self.grad_pooled);
-                bottom.backward_params_only(dense, self.grad_bottom.view())?;
-                Ok(self.grad_pooled.as_slice())
+                let (grad_bottom, grad_pooled) =
+                    self.interaction
+                        .backward_split(bottom.output(), pooled, g)?;
+                bottom.backward_params_only(dense, grad_bottom)?;
+                Ok(grad_pooled.as_slice())
             }
             None => Ok(self.interaction.backward(pooled, g)?.as_slice()),
         }

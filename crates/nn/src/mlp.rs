@@ -41,6 +41,12 @@ impl Mlp {
         Ok(Self { layers })
     }
 
+    /// The output of the last forward pass (the last layer's), which backward passes that
+    /// need it again read in place.
+    pub fn output(&self) -> MatRef<'_> {
+        self.layers[self.layers.len() - 1].output()
+    }
+
     /// The layers, first to last.
     pub fn layers(&self) -> &[Linear] {
         &self.layers
@@ -91,7 +97,7 @@ impl Layer for Mlp {
             };
             rest[0].forward(x)?;
         }
-        Ok(self.layers[self.layers.len() - 1].output())
+        Ok(self.output())
     }
 
     fn backward(

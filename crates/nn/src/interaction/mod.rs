@@ -5,7 +5,10 @@
 //! product of every pair `i < j` (the strict upper triangle of the `(F+1) x (F+1)` Gram
 //! matrix, row by row as `torch.triu_indices(F + 1, F + 1, 1)` lists them), optionally with
 //! the self-pairs `i = j` as well. With `F = 26`, `D = 64` that is `64 + 27·26/2 = 415`
-//! columns. Backward returns the gradient with respect to every input vector.
+//! columns. Backward returns the gradient with respect to every input vector. A DLRM holds the
+//! first vector and the others in two matrices; [`DotInteraction::forward_split`] and
+//! [`DotInteraction::backward_split`] take them as they are, composing each task's rows in a
+//! buffer that stays in cache.
 //!
 //! Widths that are a multiple of 16 run the AVX-512 kernels of [`avx512`] where the CPU has
 //! them; the kernels below serve every other case. Forward takes one vectorised dot product
@@ -49,6 +52,9 @@ pub struct DotInteraction {
     self_pairs: bool,
     output: Matrix,
     grad_input: Matrix,
+    /// Input gradients of [`backward_split`](Self::backward_split): first vectors, the rest.
+    grad_first: Matrix,
+    grad_rest: Matrix,
 }
 
 impl DotInteraction {
@@ -72,6 +78,8 @@ impl DotInteraction {
             self_pairs: self_interaction,
             output: Matrix::default(),
             grad_input: Matrix::default(),
+            grad_first: Matrix::default(),
+            grad_rest: Matrix::default(),
         })
     }
 
@@ -99,9 +107,137 @@ impl DotInteraction {
             padded: self.vectors.next_multiple_of(BLOCK_ROWS),
         }
     }
+
+    /// [`Layer::forward`] on the rows `[first | rest]`, without building them: `first` holds
+    /// each example's first vector (`[batch, D]`, the bottom MLP's output) and `rest` the
+    /// others (`[batch, F·D]`, the pooled embeddings). Each task copies its examples' rows
+    /// into a buffer that stays in cache and runs the kernels there, where concatenating the
+    /// batch first wrote and read back a matrix of `batch · (F+1) · D` values (14 MiB on the
+    /// reference DLRM) in memory.
+    pub fn forward_split(
+        &mut self,
+        first: MatRef<'_>,
+        rest: MatRef<'_>,
+    ) -> Result<MatRef<'_>, NnError> {
+        let split = self.split_input(first, rest)?;
+        let (out_cols, shape) = (self.out_cols(), self.shape());
+        self.output.resize(first.rows(), out_cols);
+        let pairs = &self.pairs;
+        self.output
+            .as_mut_slice()
+            .par_chunks_mut(out_cols * ROWS_PER_TASK)
+            .enumerate()
+            .for_each_init(Vec::new, |z, (task, out)| {
+                let z = split.rows(task * ROWS_PER_TASK, out.len() / out_cols, z);
+                forward_any(shape, pairs, z, out);
+            });
+        Ok(self.output.view())
+    }
+
+    /// [`Layer::backward`] for [`forward_split`](Self::forward_split) (the same `first` and
+    /// `rest`): returns the input gradient split the same way, first vectors then the rest.
+    pub fn backward_split(
+        &mut self,
+        first: MatRef<'_>,
+        rest: MatRef<'_>,
+        grad_output: MatRef<'_>,
+    ) -> Result<(MatRef<'_>, MatRef<'_>), NnError> {
+        let split = self.split_input(first, rest)?;
+        let (out_cols, shape) = (self.out_cols(), self.shape());
+        let rows = self.output.rows();
+        check_dims("interaction gradient", (rows, out_cols), grad_output.dims())?;
+        check_dims("interaction input", (rows, self.dim), first.dims())?;
+        let rest_cols = rest.cols();
+        self.grad_first.resize(rows, self.dim);
+        self.grad_rest.resize(rows, rest_cols);
+        let g = grad_output.as_slice();
+        self.grad_first
+            .as_mut_slice()
+            .par_chunks_mut(self.dim * ROWS_PER_TASK)
+            .zip(
+                self.grad_rest
+                    .as_mut_slice()
+                    .par_chunks_mut(rest_cols * ROWS_PER_TASK),
+            )
+            .enumerate()
+            .for_each_init(
+                || {
+                    (
+                        Vec::new(),
+                        Vec::new(),
+                        vec![0.0f32; shape.padded * shape.vectors],
+                    )
+                },
+                |(z, dz, gs), (task, (grad_first, grad_rest))| {
+                    let (first_row, rows) = (task * ROWS_PER_TASK, grad_first.len() / shape.dim);
+                    let z = split.rows(first_row, rows, z);
+                    let g = &g[first_row * out_cols..(first_row + rows) * out_cols];
+                    dz.resize(z.len(), 0.0);
+                    backward_any(shape, z, g, dz, gs);
+                    split_rows(dz, shape.dim, grad_first, grad_rest);
+                },
+            );
+        Ok((self.grad_first.view(), self.grad_rest.view()))
+    }
+
+    /// Checks the two parts of a split input against each other and the layer.
+    fn split_input<'a>(
+        &self,
+        first: MatRef<'a>,
+        rest: MatRef<'a>,
+    ) -> Result<SplitRows<'a>, NnError> {
+        check_cols("interaction first vectors", self.dim, first.cols())?;
+        check_dims(
+            "interaction other vectors",
+            (first.rows(), self.input_cols() - self.dim),
+            rest.dims(),
+        )?;
+        Ok(SplitRows {
+            first: first.as_slice(),
+            rest: rest.as_slice(),
+            dim: self.dim,
+        })
+    }
 }
 
 impl Parameters for DotInteraction {}
+
+/// An interaction input held as two matrices, the first vector of every example and the rest.
+#[derive(Clone, Copy)]
+struct SplitRows<'a> {
+    first: &'a [f32],
+    rest: &'a [f32],
+    dim: usize,
+}
+
+impl SplitRows<'_> {
+    /// Rows `first_row..first_row + rows` of `[first | rest]`, composed in `buf`.
+    fn rows<'b>(&self, first_row: usize, rows: usize, buf: &'b mut Vec<f32>) -> &'b [f32] {
+        let rest_cols = self.rest.len() / (self.first.len() / self.dim).max(1);
+        let width = self.dim + rest_cols;
+        buf.resize(rows * width, 0.0);
+        let firsts = self.first[first_row * self.dim..].chunks_exact(self.dim);
+        let rests = self.rest[first_row * rest_cols..].chunks_exact(rest_cols);
+        for ((row, f), r) in buf.chunks_exact_mut(width).zip(firsts).zip(rests) {
+            row[..self.dim].copy_from_slice(f);
+            row[self.dim..].copy_from_slice(r);
+        }
+        buf
+    }
+}
+
+/// Splits every row of `rows` after `dim` values into the matching rows of `first` and `rest`.
+fn split_rows(rows: &[f32], dim: usize, first: &mut [f32], rest: &mut [f32]) {
+    let rest_cols = rest.len() / (first.len() / dim).max(1);
+    let width = dim + rest_cols;
+    let pieces = first
+        .chunks_exact_mut(dim)
+        .zip(rest.chunks_exact_mut(rest_cols));
+    for (row, (f, r)) in rows.chunks_exact(width).zip(pieces) {
+        f.copy_from_slice(&row[..dim]);
+        r.copy_from_slice(&row[dim..]);
+    }
+}
 
 /// One example's structure: `vectors` vectors of `dim` values, and `vectors` rounded up to a
 /// multiple of [`BLOCK_ROWS`] (`padded`), the rows of the backward pass's scratch matrix.
@@ -460,5 +596,56 @@ mod tests {
             1e-2,
             2e-3,
         );
+    }
+
+    #[test]
+    fn split_input_gives_the_results_of_the_joined_rows() {
+        // 70 rows: three parallel tasks, the last one short.
+        for (sparse, dim) in [(26, 64), (3, 5)] {
+            let rows = 70;
+            let first = random_matrix(rows, dim, 71, 1.0);
+            let rest = random_matrix(rows, sparse * dim, 72, 1.0);
+            let mut joined = Matrix::zeros(rows, (sparse + 1) * dim);
+            for r in 0..rows {
+                let row =
+                    &mut joined.as_mut_slice()[r * (sparse + 1) * dim..][..(sparse + 1) * dim];
+                row[..dim].copy_from_slice(first.view().row(r));
+                row[dim..].copy_from_slice(rest.view().row(r));
+            }
+            let mut whole = DotInteraction::new(sparse, dim, false).unwrap();
+            let mut split = whole.clone();
+            let out_cols = whole.out_cols();
+            let g = random_matrix(rows, out_cols, 73, 1.0);
+            let want_out = whole.forward(joined.view()).unwrap().to_matrix();
+            let want_dz = whole.backward(joined.view(), g.view()).unwrap().to_matrix();
+            let out = split
+                .forward_split(first.view(), rest.view())
+                .unwrap()
+                .to_matrix();
+            assert_eq!(out, want_out);
+            let (d_first, d_rest) = split
+                .backward_split(first.view(), rest.view(), g.view())
+                .unwrap();
+            for r in 0..rows {
+                let want = want_dz.view().row(r);
+                assert_eq!(d_first.row(r), &want[..dim]);
+                assert_eq!(d_rest.row(r), &want[dim..]);
+            }
+        }
+    }
+
+    #[test]
+    fn split_inputs_of_the_wrong_shape_are_errors() {
+        let mut inter = DotInteraction::new(3, 4, false).unwrap();
+        let first = random_matrix(5, 4, 74, 1.0);
+        let short = random_matrix(5, 8, 75, 1.0);
+        let fewer_rows = random_matrix(4, 12, 76, 1.0);
+        assert!(inter.forward_split(first.view(), short.view()).is_err());
+        assert!(
+            inter
+                .forward_split(first.view(), fewer_rows.view())
+                .is_err()
+        );
+        assert!(inter.forward_split(short.view(), first.view()).is_err());
     }
 }
