@@ -19,9 +19,11 @@
 //! - the kernel keeps a 12 × 32 block of the result in 24 registers and writes it once per
 //!   block of the shared dimension, masking the columns past the edge.
 //!
-//! Threads split the output rows into fixed groups of [`PANELS_PER_TASK`] register blocks, so
-//! every output value is summed by one thread in the same order whatever the thread count:
-//! results are bit-identical across thread counts. `b` panels are packed in parallel too.
+//! Threads split the output rows into tasks of whole register blocks (about four tasks per
+//! thread, at most [`MAX_PANELS_PER_TASK`] blocks each). Every output value is summed by one
+//! kernel call per block of the shared dimension, in the same order whichever task computes
+//! it, so results are bit-identical across thread counts. `b` panels are packed in parallel
+//! too.
 //!
 //! [`product`] returns whether it did the work; when it did not (another CPU, a product too
 //! small or too narrow to pay for packing), the caller runs its `gemm` path.
@@ -44,10 +46,15 @@ use std::thread::LocalKey;
 #[cfg(target_arch = "x86_64")]
 const KC_MAX: usize = 512;
 
-/// Register blocks of output rows per task: 96 rows, enough tasks to balance two threads on
-/// a batch of 2048 and on a 512-row weight gradient.
+/// Most register blocks of output rows per task (96 rows, whose packed `a` stays in L2).
+/// Products with fewer rows, such as the 64- and 256-row weight gradients of a DLRM, get
+/// smaller tasks, so that they still split between the threads.
 #[cfg(target_arch = "x86_64")]
-const PANELS_PER_TASK: usize = 8;
+const MAX_PANELS_PER_TASK: usize = 8;
+
+/// Tasks per thread aimed at, so that uneven progress still balances.
+#[cfg(target_arch = "x86_64")]
+const TASKS_PER_THREAD: usize = 4;
 
 /// Panels of `b` one packing task fills: 128 columns, so that a row-major `b` is read in runs
 /// of 512 bytes, while a 415-wide operand still splits into four tasks.
@@ -153,8 +160,11 @@ fn blocked(p: &Product<'_>, dst: &mut [f32]) {
     let k_blocks = p.k.div_ceil(KC_MAX);
     let kc_max = p.k.div_ceil(k_blocks);
     let n_panels = p.n.div_ceil(NR);
-    let task_rows = PANELS_PER_TASK * MR;
-    let parallel = rayon::current_num_threads() > 1 && p.m > task_rows;
+    let threads = rayon::current_num_threads();
+    let panels_per_task =
+        (p.m.div_ceil(MR) / (TASKS_PER_THREAD * threads)).clamp(1, MAX_PANELS_PER_TASK);
+    let task_rows = panels_per_task * MR;
+    let parallel = threads > 1 && p.m > task_rows;
     with_scratch(&B_PANELS, |b_buf| {
         let b_panels = aligned(b_buf, n_panels * NR * kc_max);
         for block in 0..k_blocks {
