@@ -19,6 +19,7 @@ use crate::grads::{FeatureFeed, GradWorkspace, RowGradients};
 use crate::optim::Optimizer;
 use crate::pooled::{FeatureSlot, Pooled};
 use crate::table::EmbeddingTable;
+use crate::widest::widest;
 
 /// Samples whose pooled rows one rayon task computes in the forward pass.
 const SAMPLES_PER_TASK: usize = 32;
@@ -234,55 +235,58 @@ impl EmbeddingCollection {
             .for_each_init(
                 || vec![0.0f32; max_dim],
                 |scratch, (task, chunk)| {
-                    let first = task * SAMPLES_PER_TASK;
-                    let samples = chunk.len() / width;
-                    // Feature by feature, so that the ids of this chunk's bags are contiguous
-                    // and the rows a few ids ahead can be prefetched; the first rows of the
-                    // next feature are prefetched while this one's are pooled.
-                    let slots = self.layout.iter().zip(&self.slot_table).zip(&keys);
-                    for (s, ((slot, &t), &key)) in slots.enumerate() {
-                        let table = &self.tables[t];
-                        let (dim, mean) = (slot.dim, table.config().pooling == Pooling::Mean);
-                        let bags = &offsets[key * batch + first..=key * batch + first + samples];
-                        let chunk_ids = &ids[..bags[samples]];
-                        if let (Some(&next_key), Some(&next_t)) =
-                            (keys.get(s + 1), self.slot_table.get(s + 1))
-                        {
-                            let next = &self.tables[next_t];
-                            let start = offsets[next_key * batch + first];
-                            let end = offsets[next_key * batch + first + samples];
-                            for &id in &ids[start..end.min(start + PREFETCH_AHEAD)] {
-                                next.store.prefetch(next.row_of_checked(id), next.dim());
-                            }
-                        }
-                        for (i, row) in chunk.chunks_exact_mut(width).enumerate() {
-                            let acc = &mut row[slot.offset..slot.offset + dim];
-                            let (start, end) = (bags[i], bags[i + 1]);
-                            let prefetch_ahead = |j: usize| {
-                                if let Some(&ahead) = chunk_ids.get(j + PREFETCH_AHEAD) {
-                                    table.store.prefetch(table.row_of_checked(ahead), dim);
+                    widest(|| {
+                        let first = task * SAMPLES_PER_TASK;
+                        let samples = chunk.len() / width;
+                        // Feature by feature, so that the ids of this chunk's bags are contiguous
+                        // and the rows a few ids ahead can be prefetched; the first rows of the
+                        // next feature are prefetched while this one's are pooled.
+                        let slots = self.layout.iter().zip(&self.slot_table).zip(&keys);
+                        for (s, ((slot, &t), &key)) in slots.enumerate() {
+                            let table = &self.tables[t];
+                            let (dim, mean) = (slot.dim, table.config().pooling == Pooling::Mean);
+                            let bags =
+                                &offsets[key * batch + first..=key * batch + first + samples];
+                            let chunk_ids = &ids[..bags[samples]];
+                            if let (Some(&next_key), Some(&next_t)) =
+                                (keys.get(s + 1), self.slot_table.get(s + 1))
+                            {
+                                let next = &self.tables[next_t];
+                                let start = offsets[next_key * batch + first];
+                                let end = offsets[next_key * batch + first + samples];
+                                for &id in &ids[start..end.min(start + PREFETCH_AHEAD)] {
+                                    next.store.prefetch(next.row_of_checked(id), next.dim());
                                 }
-                            };
-                            // A bag of one unweighted id (every bag of a one-hot feature) is a
-                            // copy of its row.
-                            if end == start + 1 && weights.is_none() {
-                                prefetch_ahead(start);
-                                table.store.read(table.row_of_checked(ids[start]), acc);
-                                continue;
                             }
-                            acc.fill(0.0);
-                            for j in start..end {
-                                prefetch_ahead(j);
-                                let w = weights.map_or(1.0, |w| w[j]);
-                                let r = table.row_of_checked(ids[j]);
-                                table.store.accumulate(r, w, acc, &mut scratch[..dim]);
-                            }
-                            if mean && end > start {
-                                let inv = 1.0 / (end - start) as f32;
-                                acc.iter_mut().for_each(|a| *a *= inv);
+                            for (i, row) in chunk.chunks_exact_mut(width).enumerate() {
+                                let acc = &mut row[slot.offset..slot.offset + dim];
+                                let (start, end) = (bags[i], bags[i + 1]);
+                                let prefetch_ahead = |j: usize| {
+                                    if let Some(&ahead) = chunk_ids.get(j + PREFETCH_AHEAD) {
+                                        table.store.prefetch(table.row_of_checked(ahead), dim);
+                                    }
+                                };
+                                // A bag of one unweighted id (every bag of a one-hot feature) is a
+                                // copy of its row.
+                                if end == start + 1 && weights.is_none() {
+                                    prefetch_ahead(start);
+                                    table.store.read(table.row_of_checked(ids[start]), acc);
+                                    continue;
+                                }
+                                acc.fill(0.0);
+                                for j in start..end {
+                                    prefetch_ahead(j);
+                                    let w = weights.map_or(1.0, |w| w[j]);
+                                    let r = table.row_of_checked(ids[j]);
+                                    table.store.accumulate(r, w, acc, &mut scratch[..dim]);
+                                }
+                                if mean && end > start {
+                                    let inv = 1.0 / (end - start) as f32;
+                                    acc.iter_mut().for_each(|a| *a *= inv);
+                                }
                             }
                         }
-                    }
+                    })
                 },
             );
         Ok(())
@@ -352,8 +356,10 @@ impl EmbeddingCollection {
             .zip(self.workspaces.par_iter_mut())
             .zip(&feeds)
             .for_each(|((table, ws), feeds)| {
-                ws.accumulate(table, feeds, kj, grad, width);
-                table.apply(&update, &ws.rows, &ws.values, &mut ws.scratch);
+                widest(|| {
+                    ws.accumulate(table, feeds, kj, grad, width);
+                    table.apply(&update, &ws.rows, &ws.values, &mut ws.scratch);
+                })
             });
         Ok(())
     }

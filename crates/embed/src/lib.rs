@@ -20,6 +20,7 @@ mod random;
 mod shards;
 mod storage;
 mod table;
+mod widest;
 
 pub use collection::{EmbeddingCollection, TableMemory, TableShard};
 pub use config::{Init, OutOfRange, Pooling, TableConfig};

@@ -251,6 +251,7 @@ pub(crate) enum RowUpdate {
 impl RowUpdate {
     /// Updates one row `w` given its summed gradient `g` and its state (as many values as
     /// [`Optimizer::state_per_row`] says).
+    #[inline]
     pub(crate) fn apply(&self, w: &mut [f32], g: &[f32], state: &mut [f32]) {
         match *self {
             RowUpdate::Sgd { lr, weight_decay } => {
@@ -296,6 +297,7 @@ const LANES: usize = 8;
 
 /// `sum((g + weight_decay * w)^2)`, summed in [`LANES`] interleaved partial sums so that it
 /// vectorises (a single running f32 sum cannot be reordered by the compiler).
+#[inline]
 fn sum_of_squares(w: &[f32], g: &[f32], weight_decay: f32) -> f32 {
     let mut lanes = [0.0f32; LANES];
     let (wc, gc) = (w.chunks_exact(LANES), g.chunks_exact(LANES));

@@ -123,6 +123,7 @@ impl RowStore {
     }
 
     /// Copies row `row` (dequantised) into `out`, which holds exactly `dim` values.
+    #[inline]
     pub(crate) fn read(&self, row: usize, out: &mut [f32]) {
         let dim = out.len();
         let span = row * dim..(row + 1) * dim;
@@ -153,6 +154,7 @@ impl RowStore {
 
     /// Adds `weight` times row `row` to `acc` (`dim` values); `scratch` holds `dim` values for
     /// the formats that must dequantise first.
+    #[inline]
     pub(crate) fn accumulate(&self, row: usize, weight: f32, acc: &mut [f32], scratch: &mut [f32]) {
         let dim = acc.len();
         let span = row * dim..(row + 1) * dim;
@@ -174,6 +176,7 @@ impl RowStore {
 
     /// Runs `update` on row `row` as f32 values: in place for f32 storage, otherwise on a
     /// dequantised copy in `scratch` (`dim` values) that is quantised back afterwards.
+    #[inline]
     pub(crate) fn update(
         &mut self,
         row: usize,
@@ -265,6 +268,7 @@ impl RowStore {
 }
 
 /// `acc += weight * x`, written so the compiler vectorises it.
+#[inline]
 pub(crate) fn axpy(weight: f32, x: &[f32], acc: &mut [f32]) {
     for (a, &v) in acc.iter_mut().zip(x) {
         *a += weight * v;

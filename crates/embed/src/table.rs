@@ -148,11 +148,13 @@ impl EmbeddingTable {
 
     /// The row that feature id `id` maps to under the table's out-of-range policy, or `None`
     /// when the policy refuses it.
+    #[inline]
     pub fn row_of(&self, id: u64) -> Option<u64> {
         self.config.row_of(id)
     }
 
     /// [`row_of`](Self::row_of) for an id already checked by [`TableConfig::bind`].
+    #[inline]
     pub(crate) fn row_of_checked(&self, id: u64) -> usize {
         // Checked ids are below `rows`, which fits in usize.
         self.row_of(id).unwrap_or(0) as usize
@@ -214,6 +216,7 @@ impl EmbeddingTable {
 
     /// Applies `update` to each row in `rows` (ascending, distinct, in range) with its gradient
     /// from `grads` (`rows.len() * dim` values); `scratch` holds `dim` values.
+    #[inline]
     pub(crate) fn apply(
         &mut self,
         update: &RowUpdate,
