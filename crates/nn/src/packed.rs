@@ -2,10 +2,14 @@
 //! products are large: a DLRM's 512- and 256-wide MLPs at batch 2048.
 //!
 //! Why not `gemm` for these: on this project's 2-core AVX-512 machines `gemm` gains little
-//! from the second thread on these shapes. Measured on the 17 products of the DLRM reference
-//! MLPs' training step (the forward and both backward products of the six layers, batch
-//! 2048), best of nine rounds each, the two builds alternating three times: on 2 threads
-//! `gemm` took 57-64 ms a step and this module 42-47 ms; on 1 thread both took 58-69 ms.
+//! from the second thread on these shapes. `cargo run --release -p cascade-bench --bin
+//! dlrm_products` times the 17 products of the DLRM reference MLPs' training step (the
+//! forward and both backward products of the six layers, batch 2048) on both, alternating:
+//! on 2 threads this module took 41.5-46.2 ms a step against `gemm`'s 52.7-58.6 (ratio
+//! 1.14-1.27 over three runs; the 415-wide top layer's products gain most, 1.1-2.2x), on 1
+//! thread 59.1 against 64.6. Products with few steps or a narrow output stay on `gemm`, which
+//! is as fast or faster there.
+//!
 //! This module does the classic blocking by hand:
 //! - the shared dimension is cut into blocks of at most [`KC_MAX`] steps (balanced, so 2048
 //!   becomes four blocks of 512, and 415 stays one);
@@ -41,8 +45,8 @@ use std::cell::Cell;
 use std::thread::LocalKey;
 
 /// Most steps of the shared dimension per block: a 12-row strip of `a` (24 KiB) stays in L1
-/// and 512 columns of `b` (1 MiB) in L2. (384 was measured slower: one more pass over the
-/// result for the 512-deep products.)
+/// and 512 columns of `b` (1 MiB) in L2. (384 measured no faster, and costs one more pass
+/// over the result for the 512-deep products.)
 #[cfg(target_arch = "x86_64")]
 const KC_MAX: usize = 512;
 
@@ -60,6 +64,17 @@ const TASKS_PER_THREAD: usize = 4;
 /// of 512 bytes, while a 415-wide operand still splits into four tasks.
 #[cfg(target_arch = "x86_64")]
 const PANELS_PER_PACK: usize = 4;
+
+/// Narrowest output served: at 64 columns (a DLRM bottom MLP's last forward product) `gemm`
+/// was faster, 0.78 of its time against this kernel's.
+#[cfg(target_arch = "x86_64")]
+const MIN_WIDTH: usize = 3 * NR;
+
+/// Shortest shared dimension served: with fewer steps the kernel stores its 12 × 32 block
+/// after too little work to pay for the stores and the packing (a DLRM's first layer, 13
+/// inputs, ties with `gemm`).
+#[cfg(target_arch = "x86_64")]
+const MIN_DEPTH: usize = 32;
 
 /// Fewest multiply-adds worth packing for.
 #[cfg(target_arch = "x86_64")]
@@ -104,8 +119,9 @@ pub(crate) struct Product<'a> {
 pub(crate) fn product(p: &Product<'_>, dst: &mut [f32]) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        let served = p.n >= NR / 2
+        let served = p.n >= MIN_WIDTH
             && p.m >= MR
+            && p.k >= MIN_DEPTH
             && p.m * p.n * p.k >= MIN_WORK
             && std::arch::is_x86_feature_detected!("avx512f");
         if served {
@@ -393,9 +409,15 @@ mod tests {
         if !std::arch::is_x86_feature_detected!("avx512f") {
             return;
         }
-        // Rows past a register block and a task, columns past a panel, a shared dimension of
-        // one and of two blocks; every transposition; overwrite and accumulate.
-        for &(m, n, k) in &[(12, 32, 700), (97, 45, 61), (200, 16, 900), (13, 415, 130)] {
+        // Rows past a register block and a task, columns past a panel and a packing group, a
+        // shared dimension of one and of two blocks; every transposition; overwrite and
+        // accumulate.
+        for &(m, n, k) in &[
+            (12, 96, 700),
+            (97, 109, 61),
+            (200, 128, 900),
+            (13, 415, 130),
+        ] {
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                 for accumulate in [false, true] {
                     let a_data = values(m * k, 1.0);
@@ -428,7 +450,7 @@ mod tests {
         if !std::arch::is_x86_feature_detected!("avx512f") {
             return;
         }
-        let (m, n, k) = (1000, 70, 800);
+        let (m, n, k) = (1000, 100, 800);
         let a_data = values(m * k, 4.0);
         let b_data = values(k * n, 5.0);
         let run = |threads| {
