@@ -11,16 +11,29 @@
 //! fell from 5.8 % to 3.5 % of the samples. Where the kernel has no huge pages to give, or on
 //! other systems, the advice is a no-op and the memory is ordinary.
 
+use rayon::prelude::*;
+
 /// Size of a huge page on x86-64 and most 64-bit Arm kernels.
 #[cfg(target_os = "linux")]
 const HUGE_PAGE: usize = 2 << 20;
 
+/// Values one task writes when [`filled`] first touches a vector's memory.
+const FILL_CHUNK: usize = 1 << 16;
+
 /// A vector of `len` copies of `value`, its memory advised for huge pages before it is
-/// written.
-pub(crate) fn filled<T: Clone>(len: usize, value: T) -> Vec<T> {
+/// written. The first writes, which fault the pages in, are spread over the Rayon pool, as
+/// the parallel initialisation of a zeroed table would spread them.
+pub(crate) fn filled<T: Copy + Send + Sync>(len: usize, value: T) -> Vec<T> {
     let mut v = Vec::with_capacity(len);
-    advise_huge(v.spare_capacity_mut());
-    v.resize(len, value);
+    let spare = &mut v.spare_capacity_mut()[..len];
+    advise_huge(spare);
+    spare.par_chunks_mut(FILL_CHUNK).for_each(|chunk| {
+        for slot in chunk {
+            slot.write(value);
+        }
+    });
+    // SAFETY: the loop above initialised the first `len` values of the spare capacity.
+    unsafe { v.set_len(len) };
     v
 }
 
