@@ -91,6 +91,17 @@ fn fastest(rounds: usize, calls: usize, mut f: impl FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// `dst = op_a(a) · op_b(b)` with Cascade's product.
+fn cascade_product(
+    dst: &mut Matrix,
+    a: &Matrix,
+    op_a: Op,
+    b: &Matrix,
+    op_b: Op,
+) -> Result<(), cascade_nn::NnError> {
+    matmul(dst.view_mut(), a.view(), op_a, b.view(), op_b, false)
+}
+
 /// `dst = op_a(a) · op_b(b)` with the `gemm` crate on `threads` threads, strides expressing
 /// the transpositions as `cascade_nn::matmul` does.
 fn gemm_product(dst: &mut Matrix, a: &Matrix, op_a: Op, b: &Matrix, op_b: Op, threads: usize) {
@@ -149,17 +160,7 @@ fn main() -> anyhow::Result<()> {
         // About 0.2 s of work per round on this kind of machine.
         let calls = (2e8 / (shape.m * shape.k * shape.n) as f64).clamp(3.0, 200.0) as usize;
         let (cascade, gemm) = pool.install(|| -> anyhow::Result<(f64, f64)> {
-            let mut cascade_call = || {
-                matmul(
-                    dst.view_mut(),
-                    a.view(),
-                    shape.op_a,
-                    b.view(),
-                    shape.op_b,
-                    false,
-                )
-            };
-            cascade_call()?;
+            cascade_product(&mut dst, &a, shape.op_a, &b, shape.op_b)?;
             let (mut cascade, mut gemm) = (f64::INFINITY, f64::INFINITY);
             // Two turns each, alternating, so that neither side always runs first.
             for _ in 0..2 {
@@ -167,15 +168,8 @@ fn main() -> anyhow::Result<()> {
                     gemm_product(&mut dst, &a, shape.op_a, &b, shape.op_b, args.threads);
                 }));
                 cascade = cascade.min(fastest(args.rounds, calls, || {
-                    matmul(
-                        dst.view_mut(),
-                        a.view(),
-                        shape.op_a,
-                        b.view(),
-                        shape.op_b,
-                        false,
-                    )
-                    .expect("shapes checked by the first call");
+                    cascade_product(&mut dst, &a, shape.op_a, &b, shape.op_b)
+                        .expect("shapes checked by the first call");
                 }));
             }
             Ok((cascade, gemm))
