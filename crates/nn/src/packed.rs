@@ -36,9 +36,9 @@
 mod avx512;
 
 #[cfg(target_arch = "x86_64")]
-use avx512::{MR, NR};
+use crate::par::for_chunks;
 #[cfg(target_arch = "x86_64")]
-use rayon::prelude::*;
+use avx512::{MR, NR};
 #[cfg(target_arch = "x86_64")]
 use std::cell::Cell;
 #[cfg(target_arch = "x86_64")]
@@ -91,6 +91,18 @@ pub(crate) struct Strided<'a> {
     pub(crate) row_stride: usize,
     /// Distance between consecutive columns.
     pub(crate) col_stride: usize,
+}
+
+impl<'a> Strided<'a> {
+    /// The transpose: the same values with the strides swapped.
+    #[cfg(target_arch = "x86_64")]
+    fn transposed(self) -> Strided<'a> {
+        Strided {
+            data: self.data,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+        }
+    }
 }
 
 /// A product `dst = scale · a · b`, or `dst += scale · a · b` when `accumulate` is set, with
@@ -187,22 +199,16 @@ fn blocked(p: &Product<'_>, dst: &mut [f32]) {
             let first_step = block * kc_max;
             let kc = kc_max.min(p.k - first_step);
             let b_panels = &mut b_panels[..n_panels * NR * kc];
-            let pack = |(group, out): (usize, &mut [f32])| {
+            let pack_panels = |group: usize, out: &mut [f32]| {
+                let first_col = group * PANELS_PER_PACK * NR;
+                let cols = (p.n - first_col).min(PANELS_PER_PACK * NR);
                 // SAFETY: `product` checked that the CPU has AVX-512.
-                unsafe { pack_b(p.b, first_step, kc, group * PANELS_PER_PACK * NR, p.n, out) };
+                unsafe { pack(p.b.transposed(), first_col, cols, first_step, NR, out) };
             };
-            let group_len = PANELS_PER_PACK * NR * kc;
-            if parallel {
-                b_panels
-                    .par_chunks_mut(group_len)
-                    .enumerate()
-                    .for_each(pack);
-            } else {
-                b_panels.chunks_mut(group_len).enumerate().for_each(pack);
-            }
+            for_chunks(b_panels, PANELS_PER_PACK * NR * kc, parallel, pack_panels);
             let b_panels = &*b_panels;
             let accumulate = p.accumulate || block > 0;
-            let task = |(t, rows): (usize, &mut [f32])| {
+            let task = |t: usize, rows: &mut [f32]| {
                 let step = Step {
                     p,
                     first_step,
@@ -212,13 +218,7 @@ fn blocked(p: &Product<'_>, dst: &mut [f32]) {
                 };
                 step.rows(t * task_rows, rows);
             };
-            if parallel {
-                dst.par_chunks_mut(task_rows * p.n)
-                    .enumerate()
-                    .for_each(task);
-            } else {
-                dst.chunks_mut(task_rows * p.n).enumerate().for_each(task);
-            }
+            for_chunks(dst, task_rows * p.n, parallel, task);
         }
     });
 }
@@ -243,7 +243,7 @@ impl Step<'_, '_> {
         with_scratch(&A_STRIPS, |a_buf| {
             let strips = aligned(a_buf, row_count.div_ceil(MR) * strip_len);
             // SAFETY: `product` checked that the CPU has AVX-512.
-            unsafe { pack_a(self.p.a, first_row, row_count, self.first_step, strips) };
+            unsafe { pack(self.p.a, first_row, row_count, self.first_step, MR, strips) };
             for (strip, out) in strips.chunks_exact(strip_len).zip(rows.chunks_mut(MR * n)) {
                 self.panels(strip, out.len() / n, out);
             }
@@ -273,90 +273,63 @@ impl Step<'_, '_> {
     }
 }
 
-/// Packs rows `first_row..first_row + rows` of `a`, steps `first_step..first_step + kc`, into
-/// `strips`: one strip per [`MR`] rows, each `kc` groups of `MR` values (one per row), zero
-/// past the last row. All strips are packed in one pass so that each run of `a` that is
-/// contiguous in memory is read once, whole, rather than a few values of it per strip.
+/// Packs rows `first_row..first_row + rows` of `x`, steps `first_step..` (as many as `out`
+/// holds), into `out`: one strip per `width` rows, each `kc` groups of `width` values (one per
+/// row), zero past the last row. `a` is packed in strips of [`MR`] rows; `b` is packed as its
+/// transpose, in panels of [`NR`] columns. All strips are packed in one pass so that each run
+/// of `x` that is contiguous in memory is read once, whole, rather than a few values of it per
+/// strip.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn pack_a(a: Strided<'_>, first_row: usize, rows: usize, first_step: usize, strips: &mut [f32]) {
-    let strip_len = strips.len() / rows.div_ceil(MR);
-    let kc = strip_len / MR;
-    if !rows.is_multiple_of(MR) {
-        let last = strips.len() - strip_len;
-        strips[last..].fill(0.0);
+fn pack(
+    x: Strided<'_>,
+    first_row: usize,
+    rows: usize,
+    first_step: usize,
+    width: usize,
+    out: &mut [f32],
+) {
+    let strip_len = out.len() / rows.div_ceil(width);
+    let kc = strip_len / width;
+    if !rows.is_multiple_of(width) {
+        let last = out.len() - strip_len;
+        out[last..].fill(0.0);
     }
-    if a.col_stride == 1 {
-        for (s, strip) in strips.chunks_exact_mut(strip_len).enumerate() {
-            let valid = MR.min(rows - s * MR);
-            let start = (first_row + s * MR) * a.row_stride + first_step;
-            let src = &a.data[start..start + (valid - 1) * a.row_stride + kc];
-            avx512::transpose_into(src, a.row_stride, valid, kc, strip, MR, MR);
+    if x.col_stride == 1 {
+        // Rows are contiguous: transpose them, at most one register's worth at a time.
+        for (s, strip) in out.chunks_exact_mut(strip_len).enumerate() {
+            let strip_rows = width.min(rows - s * width);
+            for first in (0..strip_rows).step_by(avx512::LANES) {
+                let valid = avx512::LANES.min(strip_rows - first);
+                let lanes = avx512::LANES.min(width - first);
+                let start = (first_row + s * width + first) * x.row_stride + first_step;
+                let src = &x.data[start..start + (valid - 1) * x.row_stride + kc];
+                avx512::transpose_into(
+                    src,
+                    x.row_stride,
+                    valid,
+                    kc,
+                    &mut strip[first..],
+                    width,
+                    lanes,
+                );
+            }
         }
-    } else if a.row_stride == 1 {
+    } else if x.row_stride == 1 {
+        // Steps are contiguous: copy each step's run of rows strip by strip.
         for step in 0..kc {
-            let start = (first_step + step) * a.col_stride + first_row;
-            let run = &a.data[start..start + rows];
-            for (s, values) in run.chunks(MR).enumerate() {
-                let group = &mut strips[s * strip_len + step * MR..][..values.len()];
+            let start = (first_step + step) * x.col_stride + first_row;
+            for (s, values) in x.data[start..start + rows].chunks(width).enumerate() {
+                let group = &mut out[s * strip_len + step * width..][..values.len()];
                 avx512::copy_short(group, values);
             }
         }
     } else {
         for r in 0..rows {
-            let strip = &mut strips[(r / MR) * strip_len..][..strip_len];
-            for (step, group) in strip.chunks_exact_mut(MR).enumerate() {
-                group[r % MR] =
-                    a.data[(first_row + r) * a.row_stride + (first_step + step) * a.col_stride];
-            }
-        }
-    }
-}
-
-/// Packs columns from `first_col` on (those below `n`, at most [`PANELS_PER_PACK`] panels'
-/// worth) of `b`, steps `first_step..first_step + kc`, into `panels`: one panel per [`NR`]
-/// columns, each `kc` rows of `NR` values, zero past `n`. Each run of `b` that is contiguous in
-/// memory is read once for all the panels.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn pack_b(
-    b: Strided<'_>,
-    first_step: usize,
-    kc: usize,
-    first_col: usize,
-    n: usize,
-    panels: &mut [f32],
-) {
-    let panel_len = NR * kc;
-    let cols = (n - first_col).min(panels.len() / kc);
-    if !cols.is_multiple_of(NR) {
-        let last = panels.len() - panel_len;
-        panels[last..].fill(0.0);
-    }
-    if b.col_stride == 1 {
-        for step in 0..kc {
-            let start = (first_step + step) * b.row_stride + first_col;
-            for (j, values) in b.data[start..start + cols].chunks(NR).enumerate() {
-                let row = &mut panels[j * panel_len + step * NR..][..values.len()];
-                avx512::copy_short(row, values);
-            }
-        }
-    } else if b.row_stride == 1 {
-        const HALF: usize = NR / 2;
-        for half in 0..cols.div_ceil(HALF) {
-            let valid = HALF.min(cols - half * HALF);
-            let start = (first_col + half * HALF) * b.col_stride + first_step;
-            let src = &b.data[start..start + (valid - 1) * b.col_stride + kc];
-            let (panel, side) = (half / 2, (half % 2) * HALF);
-            let out = &mut panels[panel * panel_len + side..(panel + 1) * panel_len];
-            avx512::transpose_into(src, b.col_stride, valid, kc, out, NR, HALF);
-        }
-    } else {
-        for c in 0..cols {
-            let panel = &mut panels[(c / NR) * panel_len..][..panel_len];
-            for (step, row) in panel.chunks_exact_mut(NR).enumerate() {
-                row[c % NR] =
-                    b.data[(first_step + step) * b.row_stride + (first_col + c) * b.col_stride];
+            let strip = &mut out[(r / width) * strip_len..][..strip_len];
+            for (step, group) in strip.chunks_exact_mut(width).enumerate() {
+                group[r % width] =
+                    x.data[(first_row + r) * x.row_stride + (first_step + step) * x.col_stride];
             }
         }
     }

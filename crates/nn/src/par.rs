@@ -38,15 +38,26 @@ where
         return;
     }
     let rows = rows_per_chunk(cols);
-    let chunk = rows * cols;
-    if worth_parallel(out.len()) {
-        out.par_chunks_mut(chunk)
+    let parallel = worth_parallel(out.len());
+    for_chunks(out, rows * cols, parallel, |i, c| f(i * rows, c));
+}
+
+/// Calls `f(index, chunk)` on the consecutive `chunk_len`-value chunks of `out` (the last one
+/// possibly shorter): on the pool's threads when `parallel`, else in order on the calling
+/// thread. The one loop behind this crate's chunked passes, whose chunk sizes and thresholds
+/// differ.
+pub(crate) fn for_chunks<F>(out: &mut [f32], chunk_len: usize, parallel: bool, f: F)
+where
+    F: Fn(usize, &mut [f32]) + Sync + Send,
+{
+    if parallel {
+        out.par_chunks_mut(chunk_len)
             .enumerate()
-            .for_each(|(i, c)| f(i * rows, c));
+            .for_each(|(i, c)| f(i, c));
     } else {
-        out.chunks_mut(chunk)
+        out.chunks_mut(chunk_len)
             .enumerate()
-            .for_each(|(i, c)| f(i * rows, c));
+            .for_each(|(i, c)| f(i, c));
     }
 }
 

@@ -10,7 +10,7 @@ use crate::kernels::{dot, simd_dispatch};
 use crate::layer::Layer;
 use crate::matmul::{Op, matmul_scaled};
 use crate::normalize::L2Normalize;
-use crate::par::worth_parallel;
+use crate::par::{for_chunks, worth_parallel};
 use crate::tensor::{MatRef, Matrix};
 use rayon::prelude::*;
 
@@ -156,15 +156,10 @@ const ROWS_PER_TASK: usize = 512;
 /// Calls `f(first_row, scores)` on consecutive chunks of [`ROWS_PER_TASK`] scores of rows of
 /// `cols` values, in parallel when there is enough work.
 fn for_rows(scores: &mut [f32], cols: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
-    let task = |(c, s): (usize, &mut [f32])| f(c * ROWS_PER_TASK, s);
-    if worth_parallel(scores.len() * cols) {
-        scores
-            .par_chunks_mut(ROWS_PER_TASK)
-            .enumerate()
-            .for_each(task);
-    } else {
-        scores.chunks_mut(ROWS_PER_TASK).enumerate().for_each(task);
-    }
+    let parallel = worth_parallel(scores.len() * cols);
+    for_chunks(scores, ROWS_PER_TASK, parallel, |c, s| {
+        f(c * ROWS_PER_TASK, s)
+    });
 }
 
 simd_dispatch!(

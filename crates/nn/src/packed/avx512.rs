@@ -20,7 +20,7 @@ pub(super) const NR: usize = 32;
 const PREFETCH_STEPS: usize = 8;
 
 /// `f32` values in one register.
-const LANES: usize = 16;
+pub(super) const LANES: usize = 16;
 
 /// Copies `src` into `dst` (the same length, at most [`NR`] values) with two masked
 /// register moves: packing copies runs of 12 or 32 values, or fewer at an edge, and
@@ -161,8 +161,8 @@ pub(super) struct Store {
 /// One register block: `dst = scale · a · b (+ dst)` over `kc` steps of the shared dimension.
 ///
 /// # Safety
-/// `a` must hold `kc * MR` values and `b` `kc * NR` values aligned to 64 bytes (see
-/// `pack_a` and `pack_b`); `store.dst` must address `store.rows` rows of `store.cols` writable
+/// `a` must hold `kc * MR` values and `b` `kc * NR` values aligned to 64 bytes (see the
+/// parent module's `pack`); `store.dst` must address `store.rows` rows of `store.cols` writable
 /// values, `store.row_stride` apart, that no other thread touches meanwhile.
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn block(kc: usize, a: *const f32, b: *const f32, store: &Store) {
