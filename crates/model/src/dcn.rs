@@ -3,10 +3,10 @@
 //! low-rank) models explicit feature crosses over that row; the top MLP maps it to a logit.
 
 use crate::error::Result;
-use crate::rows;
 use crate::spec::RankingSpec;
 use cascade_nn::{
     Activation, CrossKind, CrossNetwork, Layer, MatRef, Matrix, Mlp, ParamMut, Parameters, Rng,
+    concat_rows, split_rows,
 };
 
 /// The dense part of a DCN-v2 model (everything but the embedding tables).
@@ -63,7 +63,7 @@ impl Dcn {
         let x0 = match &mut self.bottom {
             Some(bottom) => {
                 let x = bottom.forward(dense)?;
-                rows::concat(&mut self.x0, x, pooled);
+                concat_rows(&mut self.x0, x, pooled);
                 self.x0.view()
             }
             None => pooled,
@@ -88,7 +88,7 @@ impl Dcn {
         match &mut self.bottom {
             Some(bottom) => {
                 let dx = self.cross.backward(self.x0.view(), g)?;
-                rows::split(dx, self.dim, &mut self.grad_bottom, &mut self.grad_pooled);
+                split_rows(dx, self.dim, &mut self.grad_bottom, &mut self.grad_pooled);
                 bottom.backward_params_only(dense, self.grad_bottom.view())?;
                 Ok(self.grad_pooled.as_slice())
             }

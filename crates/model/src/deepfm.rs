@@ -6,12 +6,12 @@
 //! them to a `D`-wide vector placed before the embeddings.
 
 use crate::error::Result;
-use crate::rows;
 use crate::spec::RankingSpec;
 use cascade_core::KeyedJagged;
 use cascade_embed::{EmbeddingCollection, Pooled};
 use cascade_nn::{
     Activation, FmSecondOrder, Layer, Linear, MatRef, Matrix, Mlp, ParamMut, Parameters, Rng,
+    concat_rows, split_rows,
 };
 use rayon::prelude::*;
 
@@ -95,7 +95,7 @@ impl DeepFm {
         let x = match &mut self.bottom {
             Some(bottom) => {
                 let p = bottom.forward(dense)?;
-                rows::concat(&mut self.x, p, pooled);
+                concat_rows(&mut self.x, p, pooled);
                 self.x.view()
             }
             None => pooled,
@@ -161,7 +161,7 @@ impl DeepFm {
         add(self.grad_x.as_mut_slice(), ddeep.as_slice());
         match &mut self.bottom {
             Some(bottom) => {
-                rows::split(
+                split_rows(
                     self.grad_x.view(),
                     self.dim,
                     &mut self.grad_bottom,

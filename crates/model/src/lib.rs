@@ -22,7 +22,6 @@ mod error;
 #[cfg(test)]
 mod gradcheck;
 mod ranking;
-mod rows;
 mod spec;
 mod two_tower;
 

@@ -32,6 +32,7 @@ mod packed;
 mod par;
 mod param;
 mod rng;
+mod rows;
 mod scoring;
 mod tensor;
 
@@ -56,5 +57,6 @@ pub use param::{
     scatter_values, zero_grad,
 };
 pub use rng::Rng;
+pub use rows::{concat_rows, split_rows};
 pub use scoring::{InBatchScores, RowDot};
 pub use tensor::{MatMut, MatRef, Matrix};

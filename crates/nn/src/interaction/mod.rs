@@ -27,6 +27,7 @@ use crate::error::{NnError, check_cols, check_dims};
 use crate::kernels::{dot, simd_dispatch};
 use crate::layer::Layer;
 use crate::param::Parameters;
+use crate::rows;
 use crate::tensor::{MatRef, Matrix};
 use rayon::prelude::*;
 
@@ -174,7 +175,13 @@ impl DotInteraction {
                     let g = &g[first_row * out_cols..(first_row + rows) * out_cols];
                     dz.resize(z.len(), 0.0);
                     backward_any(shape, z, g, dz, gs);
-                    split_rows(dz, shape.dim, grad_first, grad_rest);
+                    rows::part(
+                        dz,
+                        shape.vectors * shape.dim,
+                        grad_first,
+                        shape.dim,
+                        grad_rest,
+                    );
                 },
             );
         Ok((self.grad_first.view(), self.grad_rest.view()))
@@ -216,26 +223,12 @@ impl SplitRows<'_> {
         let rest_cols = self.rest.len() / (self.first.len() / self.dim).max(1);
         let width = self.dim + rest_cols;
         buf.resize(rows * width, 0.0);
-        let firsts = self.first[first_row * self.dim..].chunks_exact(self.dim);
-        let rests = self.rest[first_row * rest_cols..].chunks_exact(rest_cols);
-        for ((row, f), r) in buf.chunks_exact_mut(width).zip(firsts).zip(rests) {
-            row[..self.dim].copy_from_slice(f);
-            row[self.dim..].copy_from_slice(r);
-        }
+        let (firsts, rests) = (
+            &self.first[first_row * self.dim..],
+            &self.rest[first_row * rest_cols..],
+        );
+        rows::join(buf, width, firsts, self.dim, rests);
         buf
-    }
-}
-
-/// Splits every row of `rows` after `dim` values into the matching rows of `first` and `rest`.
-fn split_rows(rows: &[f32], dim: usize, first: &mut [f32], rest: &mut [f32]) {
-    let rest_cols = rest.len() / (first.len() / dim).max(1);
-    let width = dim + rest_cols;
-    let pieces = first
-        .chunks_exact_mut(dim)
-        .zip(rest.chunks_exact_mut(rest_cols));
-    for (row, (f, r)) in rows.chunks_exact(width).zip(pieces) {
-        f.copy_from_slice(&row[..dim]);
-        r.copy_from_slice(&row[dim..]);
     }
 }
 
