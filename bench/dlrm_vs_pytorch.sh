@@ -13,25 +13,38 @@
 #   bench/dlrm_vs_pytorch.sh              # reference configuration only (about 2 minutes)
 #   bench/dlrm_vs_pytorch.sh --variants   # also 8 tables, 1-10 ids per bag, row-wise Adagrad,
 #                                         # and Cascade end to end from MDS shards
+#   bench/dlrm_vs_pytorch.sh --bf16       # also the reference with Cascade's MLPs in bf16
+#                                         # (model.mlp_precision = "bf16") against PyTorch in
+#                                         # f32 and under bf16 autocast; each ends `ratio bf16`
+# The last line is always the f32 reference's `ratio R`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 variants=0
-[ "${1:-}" = --variants ] && variants=1
+bf16=0
+for arg in "$@"; do
+  case "$arg" in
+    --variants) variants=1 ;;
+    --bf16) bf16=1 ;;
+    *) echo "usage: bench/dlrm_vs_pytorch.sh [--variants] [--bf16]" >&2; exit 2 ;;
+  esac
+done
 repeats=${REPEATS:-3}
 py=$(scripts/python-env.sh bench)
 cargo build --release -q -p cascade-bench --bin dlrm_train --bin gen_dlrm_mds
 cascade=target/release/dlrm_train
 
 # Runs both sides `repeats` times with the extra arguments "$@" and prints one summary line;
-# the last summary's ratio is left in $ratio.
+# the last summary's ratio is left in $ratio. PEER_ARGS, when set, go to the PyTorch side last
+# (argparse keeps the last value of an option, so they override "$@" there).
 compare() {
   local name=$1
   shift
   local runs=()
   for _ in $(seq "$repeats"); do
     runs+=("$("$cascade" "$@")")
-    runs+=("$("$py" bench/peers/dlrm_pytorch.py "$@")")
+    # shellcheck disable=SC2086
+    runs+=("$("$py" bench/peers/dlrm_pytorch.py "$@" ${PEER_ARGS:-})")
   done
   printf '%s\n' "${runs[@]}" >&2
   ratio=$("$py" - "$name" "${runs[@]}" <<'PY'
@@ -73,6 +86,16 @@ r = json.loads(sys.argv[1])
 print(f"end to end from MDS shards: cascade {r['samples_per_s']:.0f} samples/s "
       f"({r['ms_per_step']:.1f} ms/step)", file=sys.stderr)
 PY
+fi
+if [ "$bf16" = 1 ]; then
+  if ! grep -qw avx512_bf16 /proc/cpuinfo; then
+    echo "note: this CPU has no AVX-512 BF16; Cascade's bf16 products run in f32 here" >&2
+  fi
+  PEER_ARGS="--precision f32" compare "reference, Cascade bf16 MLPs, PyTorch f32" --precision bf16
+  echo "ratio bf16 over pytorch f32 $ratio"
+  PEER_ARGS="--precision bf16" compare "reference, Cascade bf16 MLPs, PyTorch bf16 autocast" \
+    --precision bf16
+  echo "ratio bf16 over pytorch bf16 $ratio"
 fi
 compare "reference (26 tables, one id, SGD)"
 echo "ratio $ratio"

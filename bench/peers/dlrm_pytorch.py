@@ -14,7 +14,14 @@ BCELoss), and the dense weights use nn.Linear's default initialisation.
 --optimizer rowwise_adagrad trains the tables with row-wise Adagrad (TorchRec's default: one
 accumulator per row holding the running sum of the mean squared gradient), applied to the
 coalesced sparse gradient, while the dense layers keep SGD, as on the Cascade side.
+
+--precision bf16 runs the forward pass and the loss under torch.autocast("cpu",
+dtype=torch.bfloat16), PyTorch's mixed precision on CPU: its linear layers and the
+interaction's batched product multiply in bf16, the weights stay f32 (Cascade's bf16 runs only
+its MLP products in bf16).
 """
+
+import contextlib
 
 import argparse
 import json
@@ -85,6 +92,7 @@ def main():
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--optimizer", choices=["sgd", "rowwise_adagrad"], default="sgd")
     p.add_argument("--eps", type=float, default=1e-8)
+    p.add_argument("--precision", choices=["f32", "bf16"], default="f32")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--steps", type=int, default=30)
@@ -104,12 +112,18 @@ def main():
     gen = torch.Generator().manual_seed(1)
     batches = [make_batch(gen, args) for _ in range(8)]
 
+    def autocast():
+        if args.precision == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     def step(batch):
         dense, ids, offsets, labels = batch
         optimizer.zero_grad(set_to_none=True)
         if rowwise is not None:
             rowwise.zero_grad()
-        loss = loss_fn(model(dense, ids, offsets), labels)
+        with autocast():
+            loss = loss_fn(model(dense, ids, offsets), labels)
         loss.backward()
         optimizer.step()
         if rowwise is not None:
@@ -134,6 +148,7 @@ def main():
         "tables": args.tables,
         "ids_per_bag": [args.min_ids, args.max_ids],
         "optimizer": args.optimizer,
+        "precision": args.precision,
         "threads": args.threads,
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }))

@@ -9,9 +9,10 @@
 //! thread pool, two turns per side, alternating; a product's figure is its fastest round
 //! (the one least disturbed by other load on the machine). Prints one JSON line:
 //! each side's total milliseconds per step and the ratio (gemm's time over Cascade's).
+//! `--precision bf16` times Cascade's products in bf16 (`gemm` stays `f32`).
 //!   cargo run --release -p cascade-bench --bin dlrm_products -- --threads 2
 
-use cascade_nn::{Matrix, Op, matmul};
+use cascade_nn::{Matrix, Op, Precision, matmul_in};
 use clap::Parser;
 use std::time::Instant;
 
@@ -24,6 +25,18 @@ struct Args {
     /// Timed rounds per product and side.
     #[arg(long, default_value_t = 9)]
     rounds: usize,
+    /// Precision of Cascade's products: `f32` or `bf16`.
+    #[arg(long, default_value = "f32", value_parser = parse_precision)]
+    precision: Precision,
+}
+
+/// A `--precision` value.
+fn parse_precision(s: &str) -> Result<Precision, String> {
+    match s {
+        "f32" => Ok(Precision::F32),
+        "bf16" => Ok(Precision::Bf16),
+        _ => Err(format!("expected f32 or bf16, found {s:?}")),
+    }
 }
 
 /// One product: `dst [m, n] = op_a(a) · op_b(b)`.
@@ -91,15 +104,20 @@ fn fastest(rounds: usize, calls: usize, mut f: impl FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// `dst = op_a(a) · op_b(b)` with Cascade's product.
+/// `dst = op_a(a) · op_b(b)` with Cascade's product in `precision`.
 fn cascade_product(
+    precision: Precision,
     dst: &mut Matrix,
-    a: &Matrix,
-    op_a: Op,
-    b: &Matrix,
-    op_b: Op,
+    (a, op_a): (&Matrix, Op),
+    (b, op_b): (&Matrix, Op),
 ) -> Result<(), cascade_nn::NnError> {
-    matmul(dst.view_mut(), a.view(), op_a, b.view(), op_b, false)
+    matmul_in(
+        precision,
+        dst.view_mut(),
+        (a.view(), op_a),
+        (b.view(), op_b),
+        false,
+    )
 }
 
 /// `dst = op_a(a) · op_b(b)` with the `gemm` crate on `threads` threads, strides expressing
@@ -160,15 +178,16 @@ fn main() -> anyhow::Result<()> {
         // About 0.2 s of work per round on this kind of machine.
         let calls = (2e8 / (shape.m * shape.k * shape.n) as f64).clamp(3.0, 200.0) as usize;
         let (cascade, gemm) = pool.install(|| -> anyhow::Result<(f64, f64)> {
-            cascade_product(&mut dst, &a, shape.op_a, &b, shape.op_b)?;
+            let (a, b) = ((&a, shape.op_a), (&b, shape.op_b));
+            cascade_product(args.precision, &mut dst, a, b)?;
             let (mut cascade, mut gemm) = (f64::INFINITY, f64::INFINITY);
             // Two turns each, alternating, so that neither side always runs first.
             for _ in 0..2 {
                 gemm = gemm.min(fastest(args.rounds, calls, || {
-                    gemm_product(&mut dst, &a, shape.op_a, &b, shape.op_b, args.threads);
+                    gemm_product(&mut dst, a.0, a.1, b.0, b.1, args.threads);
                 }));
                 cascade = cascade.min(fastest(args.rounds, calls, || {
-                    cascade_product(&mut dst, &a, shape.op_a, &b, shape.op_b)
+                    cascade_product(args.precision, &mut dst, a, b)
                         .expect("shapes checked by the first call");
                 }));
             }
@@ -186,6 +205,7 @@ fn main() -> anyhow::Result<()> {
     cascade_bench::report(serde_json::json!({
         "tool": "dlrm_products",
         "threads": args.threads,
+        "precision": format!("{:?}", args.precision).to_lowercase(),
         "products": rows,
         "cascade_ms": cascade_total * 1e3,
         "gemm_ms": gemm_total * 1e3,

@@ -21,6 +21,7 @@ use cascade_embed::{Optimizer, Pooling, Storage};
 use cascade_model::{
     DenseOptimizerKind, DenseOptimizerSpec, ModelKind, RankingModel, RankingSpec, SparseInput,
 };
+use cascade_nn::Precision;
 use clap::{Parser, ValueEnum};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -37,6 +38,15 @@ enum EmbeddingOptimizer {
     /// Row-wise Adagrad (one accumulator per row), TorchRec's default.
     #[value(name = "rowwise_adagrad")]
     RowwiseAdagrad,
+}
+
+/// Precision of the MLPs' matrix products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum MlpPrecision {
+    /// `f32`, as the reference DLRM.
+    F32,
+    /// bf16 operands, `f32` sums (AVX-512 BF16).
+    Bf16,
 }
 
 /// Command-line options; the defaults are the reference configuration.
@@ -69,6 +79,9 @@ struct Args {
     /// Sparse optimizer of the tables (the dense layers always use SGD).
     #[arg(long, value_enum, default_value_t = EmbeddingOptimizer::Sgd)]
     optimizer: EmbeddingOptimizer,
+    /// Precision of the MLPs' matrix products.
+    #[arg(long, value_enum, default_value_t = MlpPrecision::F32)]
+    precision: MlpPrecision,
     /// Compute threads (the Rayon pool the step runs on).
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -119,6 +132,10 @@ fn spec(args: &Args) -> RankingSpec {
             learning_rate: args.lr,
             momentum: 0.0,
             clip_norm: 0.0,
+        },
+        mlp_precision: match args.precision {
+            MlpPrecision::F32 => Precision::F32,
+            MlpPrecision::Bf16 => Precision::Bf16,
         },
         seed: 0,
     }
@@ -276,6 +293,7 @@ fn main() -> anyhow::Result<()> {
         "tables": args.tables,
         "ids_per_bag": [args.min_ids, args.max_ids],
         "optimizer": format!("{:?}", args.optimizer),
+        "precision": format!("{:?}", args.precision).to_lowercase(),
         "threads": args.threads,
         "final_loss": timing.loss,
         "peak_rss_bytes": rss,

@@ -29,10 +29,7 @@ impl Dcn {
     pub(crate) fn new(spec: &RankingSpec, rng: &mut Rng) -> Result<Self> {
         let dim = spec.embedding_dim;
         let bottom = (spec.num_dense > 0)
-            .then(|| {
-                let sizes = RankingSpec::with_input(spec.num_dense, &spec.bottom_mlp);
-                Mlp::new(&sizes, Activation::Relu, rng)
-            })
+            .then(|| spec.mlp(spec.num_dense, &spec.bottom_mlp, Activation::Relu, rng))
             .transpose()?;
         let vectors = spec.sparse.len() + usize::from(bottom.is_some());
         let width = vectors * dim;
@@ -41,11 +38,7 @@ impl Dcn {
             rank => CrossKind::LowRank { rank },
         };
         let cross = CrossNetwork::new(width, spec.cross_layers, kind, rng)?;
-        let top = Mlp::new(
-            &RankingSpec::with_input(width, &spec.top_mlp),
-            Activation::Identity,
-            rng,
-        )?;
+        let top = spec.mlp(width, &spec.top_mlp, Activation::Identity, rng)?;
         Ok(Self {
             dim,
             bottom,

@@ -48,21 +48,14 @@ impl DeepFm {
         let dim = spec.embedding_dim;
         let has_dense = spec.num_dense > 0;
         let bottom = has_dense
-            .then(|| {
-                let sizes = RankingSpec::with_input(spec.num_dense, &spec.bottom_mlp);
-                Mlp::new(&sizes, Activation::Relu, rng)
-            })
+            .then(|| spec.mlp(spec.num_dense, &spec.bottom_mlp, Activation::Relu, rng))
             .transpose()?;
         let dense_linear = has_dense
             .then(|| Linear::new(spec.num_dense, 1, Activation::Identity, rng))
             .transpose()?;
         let fields = spec.sparse.len() + usize::from(has_dense);
         let fm = FmSecondOrder::new(fields, dim)?;
-        let deep = Mlp::new(
-            &RankingSpec::with_input(fields * dim, &spec.top_mlp),
-            Activation::Identity,
-            rng,
-        )?;
+        let deep = spec.mlp(fields * dim, &spec.top_mlp, Activation::Identity, rng)?;
         Ok(Self {
             dim,
             bottom,

@@ -22,10 +22,7 @@ impl Dlrm {
     pub(crate) fn new(spec: &RankingSpec, rng: &mut Rng) -> Result<Self> {
         let dim = spec.embedding_dim;
         let bottom = (spec.num_dense > 0)
-            .then(|| {
-                let sizes = RankingSpec::with_input(spec.num_dense, &spec.bottom_mlp);
-                Mlp::new(&sizes, Activation::Relu, rng)
-            })
+            .then(|| spec.mlp(spec.num_dense, &spec.bottom_mlp, Activation::Relu, rng))
             .transpose()?;
         // With dense features the bottom output is vector 0; without, the first embedding is.
         let others = if bottom.is_some() {
@@ -34,8 +31,12 @@ impl Dlrm {
             spec.sparse.len() - 1
         };
         let interaction = DotInteraction::new(others, dim, spec.interaction_self_pairs)?;
-        let top_sizes = RankingSpec::with_input(interaction.out_cols(), &spec.top_mlp);
-        let top = Mlp::new(&top_sizes, Activation::Identity, rng)?;
+        let top = spec.mlp(
+            interaction.out_cols(),
+            &spec.top_mlp,
+            Activation::Identity,
+            rng,
+        )?;
         Ok(Self {
             bottom,
             interaction,

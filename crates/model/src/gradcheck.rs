@@ -6,7 +6,7 @@ use crate::ranking::RankingModel;
 use crate::spec::{DenseOptimizerKind, DenseOptimizerSpec, ModelKind, RankingSpec, SparseInput};
 use cascade_core::{Batch, KeyedJagged};
 use cascade_embed::{Pooling, Storage};
-use cascade_nn::{MatRef, gather_values, scatter_values};
+use cascade_nn::{MatRef, Precision, gather_values, scatter_values};
 
 pub(crate) const ROWS: u64 = 6;
 const DIM: usize = 4;
@@ -41,6 +41,7 @@ pub(crate) fn spec(kind: ModelKind, num_dense: usize) -> RankingSpec {
             momentum: 0.0,
             clip_norm: 0.0,
         },
+        mlp_precision: Precision::F32,
         seed: 7,
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::error::{ModelError, Result};
 use cascade_embed::{Pooling, Storage};
+use cascade_nn::{Activation, Mlp, Precision, Rng};
 use serde::{Deserialize, Serialize};
 
 /// Which ranking architecture.
@@ -130,6 +131,10 @@ pub struct RankingSpec {
     pub embedding_optimizer: cascade_embed::Optimizer,
     /// Optimizer of the dense parameters.
     pub dense_optimizer: DenseOptimizerSpec,
+    /// Precision the MLPs' matrix products multiply in (`f32` in checkpoints written before
+    /// it existed).
+    #[serde(default)]
+    pub mlp_precision: Precision,
     /// Seed of every initialisation.
     pub seed: u64,
 }
@@ -176,10 +181,20 @@ impl RankingSpec {
         Ok(())
     }
 
-    /// Sizes of the MLP `sizes` preceded by its input width, as `Mlp::new` takes them.
-    pub(crate) fn with_input(input: usize, sizes: &[usize]) -> Vec<usize> {
-        std::iter::once(input)
+    /// One of the model's MLPs: from `input` through the layer widths `sizes`, `last` after
+    /// its last layer, multiplying in the spec's `mlp_precision`.
+    pub(crate) fn mlp(
+        &self,
+        input: usize,
+        sizes: &[usize],
+        last: Activation,
+        rng: &mut Rng,
+    ) -> Result<Mlp> {
+        let widths: Vec<usize> = std::iter::once(input)
             .chain(sizes.iter().copied())
-            .collect()
+            .collect();
+        let mut mlp = Mlp::new(&widths, last, rng)?;
+        mlp.set_precision(self.mlp_precision);
+        Ok(mlp)
     }
 }

@@ -48,7 +48,7 @@ pub use interaction::DotInteraction;
 pub use layer::Layer;
 pub use linear::Linear;
 pub use loss::{BceWithLogits, InBatchSoftmax};
-pub use matmul::{Op, matmul};
+pub use matmul::{Op, Precision, matmul, matmul_in};
 pub use mlp::Mlp;
 pub use normalize::L2Normalize;
 pub use optim::{Adagrad, Adam, Optimizer, Sgd};

@@ -1,15 +1,18 @@
 //! A fully connected layer `y = act(x Wᵀ + b)` with the bias and activation fused.
 //!
 //! The weight is stored as PyTorch stores it, `[out, in]`, so checkpoints map one to one.
-//! Forward is one GEMM plus one pass that adds the bias and applies the activation. Backward
+//! Forward is one GEMM that adds the bias and applies ReLU as it stores its result (or one
+//! GEMM plus one pass that does so, where the product does not fuse them). Backward
 //! is one pass that applies the activation's derivative while summing the bias gradient per
 //! fixed chunk of rows, then two GEMMs that read the transposed operands through strides.
+//! The three products multiply in the layer's [`Precision`] (`f32` unless set to bf16); the
+//! weight, bias and every gradient stay `f32`.
 
 use crate::activation::Activation;
 use crate::error::{NnError, check_cols, check_dims};
 use crate::kernels::add_rows;
 use crate::layer::Layer;
-use crate::matmul::{Op, matmul};
+use crate::matmul::{Op, Precision, matmul_bias, matmul_in};
 use crate::narrow::{self, Epilogue};
 use crate::par::{
     chunk_count, for_read_chunks_with_partials, for_row_chunks_with_partials, reduce_partials,
@@ -22,6 +25,7 @@ use crate::tensor::{MatRef, Matrix};
 #[derive(Debug, Clone)]
 pub struct Linear {
     activation: Activation,
+    precision: Precision,
     weight: Matrix,
     bias: Vec<f32>,
     weight_grad: Matrix,
@@ -56,6 +60,7 @@ impl Linear {
         rng.fill_uniform(&mut bias, bound);
         Ok(Self {
             activation,
+            precision: Precision::F32,
             weight,
             bias,
             weight_grad: Matrix::zeros(out_features, in_features),
@@ -67,6 +72,11 @@ impl Linear {
             narrow_weight: Vec::new(),
             narrow_partials: Vec::new(),
         })
+    }
+
+    /// Sets the precision the layer's products multiply in (see [`Precision`]).
+    pub fn set_precision(&mut self, precision: Precision) {
+        self.precision = precision;
     }
 
     /// Number of input features.
@@ -138,7 +148,13 @@ impl Linear {
         ) {
             return Ok(());
         }
-        matmul(self.weight_grad.view_mut(), dz, Op::T, input, Op::N, true)
+        matmul_in(
+            self.precision,
+            self.weight_grad.view_mut(),
+            (dz, Op::T),
+            (input, Op::N),
+            true,
+        )
     }
 }
 
@@ -181,16 +197,14 @@ impl Layer for Linear {
             }
             return Ok(self.output.view());
         }
-        matmul(
-            self.output.view_mut(),
-            input,
-            Op::N,
-            self.weight.view(),
-            Op::T,
-            false,
-        )?;
-        self.activation
-            .add_bias_apply(self.output.as_mut_slice(), &self.bias);
+        let (dst, w) = (self.output.view_mut(), (self.weight.view(), Op::T));
+        if fused {
+            matmul_bias(self.precision, dst, (input, Op::N), w, &self.bias, ep.relu)?;
+        } else {
+            matmul_in(self.precision, dst, (input, Op::N), w, false)?;
+            self.activation
+                .add_bias_apply(self.output.as_mut_slice(), &self.bias);
+        }
         Ok(self.output.view())
     }
 
@@ -212,12 +226,11 @@ impl Layer for Linear {
         if narrow::product(dz.as_slice(), k, w, n, Epilogue::default(), dst) {
             return Ok(self.grad_input.view());
         }
-        matmul(
+        matmul_in(
+            self.precision,
             self.grad_input.view_mut(),
-            dz,
-            Op::N,
-            self.weight.view(),
-            Op::N,
+            (dz, Op::N),
+            (self.weight.view(), Op::N),
             false,
         )?;
         Ok(self.grad_input.view())

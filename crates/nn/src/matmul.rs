@@ -5,10 +5,25 @@
 //! Large products on AVX-512 CPUs run on this crate's own blocked kernel (`packed`, which
 //! says why); the rest run on `gemm`. Both run on the current Rayon pool.
 
+use crate::activation::Activation;
 use crate::error::NnError;
+use crate::narrow::Epilogue;
 use crate::packed::{self, Product, Strided};
 use crate::tensor::{MatMut, MatRef};
 use gemm::Parallelism;
+use serde::{Deserialize, Serialize};
+
+/// Precision in which a product multiplies its operands; sums are `f32` either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// `f32` operands.
+    #[default]
+    F32,
+    /// Operands rounded to bf16 (8 bits of mantissa), which AVX-512 BF16 multiplies at twice
+    /// the `f32` rate; products the bf16 kernel does not serve run in `f32`.
+    Bf16,
+}
 
 /// Whether an operand of [`matmul`] enters the product as stored or transposed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,12 +71,32 @@ pub fn matmul(
     op_b: Op,
     accumulate: bool,
 ) -> Result<(), NnError> {
-    matmul_scaled(dst, a, op_a, b, op_b, 1.0, accumulate)
+    let how = How {
+        accumulate,
+        ..How::default()
+    };
+    multiply(dst, (a, op_a), (b, op_b), how)
+}
+
+/// [`matmul`] multiplying in `precision`.
+pub fn matmul_in(
+    precision: Precision,
+    dst: MatMut<'_>,
+    (a, op_a): (MatRef<'_>, Op),
+    (b, op_b): (MatRef<'_>, Op),
+    accumulate: bool,
+) -> Result<(), NnError> {
+    let how = How {
+        accumulate,
+        precision,
+        ..How::default()
+    };
+    multiply(dst, (a, op_a), (b, op_b), how)
 }
 
 /// [`matmul`] with the product scaled by `scale` (a temperature, say) inside the kernel.
 pub(crate) fn matmul_scaled(
-    mut dst: MatMut<'_>,
+    dst: MatMut<'_>,
     a: MatRef<'_>,
     op_a: Op,
     b: MatRef<'_>,
@@ -69,6 +104,74 @@ pub(crate) fn matmul_scaled(
     scale: f32,
     accumulate: bool,
 ) -> Result<(), NnError> {
+    let how = How {
+        scale,
+        accumulate,
+        ..How::default()
+    };
+    multiply(dst, (a, op_a), (b, op_b), how)
+}
+
+/// A linear layer's forward product: `dst = op_a(a) · op_b(b) + bias`, clamped at zero when
+/// `relu` is set, in `precision`. The blocked kernel adds the bias and clamps as it stores
+/// each block, saving a pass over the output; `gemm`'s products get that pass after.
+pub(crate) fn matmul_bias(
+    precision: Precision,
+    dst: MatMut<'_>,
+    a: (MatRef<'_>, Op),
+    b: (MatRef<'_>, Op),
+    bias: &[f32],
+    relu: bool,
+) -> Result<(), NnError> {
+    let how = How {
+        precision,
+        epilogue: Epilogue {
+            bias: Some(bias),
+            relu,
+        },
+        ..How::default()
+    };
+    multiply(dst, a, b, how)
+}
+
+/// How a product is formed and combined with its destination.
+#[derive(Debug, Clone, Copy)]
+struct How<'a> {
+    /// Factor on the product.
+    scale: f32,
+    /// Add to the destination instead of overwriting it.
+    accumulate: bool,
+    /// Precision of the multiplications.
+    precision: Precision,
+    /// Bias and ReLU on the result (after the scale and the accumulation); ReLU only comes
+    /// with a bias ([`matmul_bias`]).
+    epilogue: Epilogue<'a>,
+}
+
+impl Default for How<'_> {
+    fn default() -> Self {
+        How {
+            scale: 1.0,
+            accumulate: false,
+            precision: Precision::F32,
+            epilogue: Epilogue::default(),
+        }
+    }
+}
+
+/// `dst = how.scale · op_a(a) · op_b(b)` (`+ dst` when `how.accumulate`).
+fn multiply(
+    mut dst: MatMut<'_>,
+    (a, op_a): (MatRef<'_>, Op),
+    (b, op_b): (MatRef<'_>, Op),
+    how: How<'_>,
+) -> Result<(), NnError> {
+    let How {
+        scale,
+        accumulate,
+        precision,
+        epilogue,
+    } = how;
     let ((m, k), (a_rs, a_cs)) = operand(&a, op_a);
     let ((k2, n), (b_rs, b_cs)) = operand(&b, op_b);
     if k != k2 || dst.dims() != (m, n) {
@@ -78,13 +181,21 @@ pub(crate) fn matmul_scaled(
             dst.cols()
         )));
     }
+    if let Some(bias) = epilogue.bias.filter(|b| b.len() != n) {
+        return Err(NnError::Shape(format!(
+            "matmul: a bias of {} values for {n} columns",
+            bias.len()
+        )));
+    }
     if m == 0 || n == 0 {
         return Ok(());
     }
     if k == 0 {
+        let out = dst.as_mut_slice();
         if !accumulate {
-            dst.as_mut_slice().fill(0.0);
+            out.fill(0.0);
         }
+        finish(epilogue, out);
         return Ok(());
     }
     let product = Product {
@@ -95,6 +206,8 @@ pub(crate) fn matmul_scaled(
         b: strided(b.as_slice(), b_rs, b_cs),
         scale,
         accumulate,
+        precision,
+        epilogue,
     };
     let out = dst.as_mut_slice();
     if packed::product(&product, out) {
@@ -126,7 +239,20 @@ pub(crate) fn matmul_scaled(
             parallelism(),
         );
     }
+    finish(epilogue, out);
     Ok(())
+}
+
+/// Applies `epilogue` to a product computed without it.
+fn finish(epilogue: Epilogue<'_>, out: &mut [f32]) {
+    if let Some(bias) = epilogue.bias {
+        let act = if epilogue.relu {
+            Activation::Relu
+        } else {
+            Activation::Identity
+        };
+        act.add_bias_apply(out, bias);
+    }
 }
 
 #[cfg(test)]

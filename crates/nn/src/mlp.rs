@@ -10,6 +10,7 @@ use crate::activation::Activation;
 use crate::error::NnError;
 use crate::layer::Layer;
 use crate::linear::Linear;
+use crate::matmul::Precision;
 use crate::param::{ParamMut, Parameters};
 use crate::rng::Rng;
 use crate::tensor::MatRef;
@@ -45,6 +46,13 @@ impl Mlp {
     /// need it again read in place.
     pub fn output(&self) -> MatRef<'_> {
         self.layers[self.layers.len() - 1].output()
+    }
+
+    /// Sets the precision every layer's products multiply in (see [`Precision`]).
+    pub fn set_precision(&mut self, precision: Precision) {
+        for layer in &mut self.layers {
+            layer.set_precision(precision);
+        }
     }
 
     /// The layers, first to last.

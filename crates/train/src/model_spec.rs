@@ -37,6 +37,7 @@ pub fn ranking_spec(config: &TrainConfig, manifest: &DatasetManifest) -> Result<
         storage: storage(config),
         embedding_optimizer: embedding_optimizer(config),
         dense_optimizer: dense_optimizer(config),
+        mlp_precision: m.mlp_precision,
         seed: config.train.seed,
     })
 }

@@ -27,6 +27,44 @@ fn dlrm_dcn_and_deepfm_learn_the_planted_signal() {
     }
 }
 
+/// Whether this CPU has AVX-512 BF16, on which bf16 products differ from f32 ones.
+fn bf16_cpu() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx512bf16");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+#[test]
+fn bf16_mlps_learn_the_planted_signal_as_well_as_f32() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = planted(&dir.path().join("data"), None);
+    // A 128 x 128 hidden layer: at batch 64 its products are large enough for the blocked
+    // kernel, the one with a bf16 form.
+    let wide = ["model.bottom_mlp=[128, 8]", "model.top_mlp=[128, 128, 1]"];
+    for kind in ["dlrm", "dcn", "deepfm"] {
+        let run = |precision: &str| {
+            let set = [wide[0], wide[1], precision];
+            let out = dir.path().join(format!("{kind}-{precision}"));
+            let summary = train(&small_config(kind, &data, &set), &out).unwrap();
+            (auc(&summary), model_files(&out))
+        };
+        let (f32_auc, f32_model) = run("model.mlp_precision=f32");
+        let (bf16_auc, bf16_model) = run("model.mlp_precision=bf16");
+        assert!(bf16_auc > 0.75, "{kind}: bf16 test AUC {bf16_auc}");
+        assert!(
+            (bf16_auc - f32_auc).abs() < 0.02,
+            "{kind}: bf16 AUC {bf16_auc} against f32 {f32_auc}"
+        );
+        if bf16_cpu() {
+            assert_ne!(
+                f32_model["dense.bin"], bf16_model["dense.bin"],
+                "{kind}: the bf16 products changed nothing"
+            );
+        }
+    }
+}
+
 #[test]
 fn same_config_and_seed_give_a_bit_identical_model() {
     let dir = tempfile::tempdir().unwrap();

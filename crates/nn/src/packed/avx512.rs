@@ -5,8 +5,9 @@
 
 use std::arch::x86_64::{
     __m512, _MM_HINT_T0, _mm_prefetch, _mm512_add_ps, _mm512_fmadd_ps, _mm512_load_ps,
-    _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps,
-    _mm512_shuffle_f32x4, _mm512_shuffle_ps, _mm512_unpackhi_ps, _mm512_unpacklo_ps,
+    _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_max_ps, _mm512_mul_ps, _mm512_set1_ps,
+    _mm512_setzero_ps, _mm512_shuffle_f32x4, _mm512_shuffle_ps, _mm512_unpackhi_ps,
+    _mm512_unpacklo_ps,
 };
 
 /// Rows of the register block: 12 rows of two registers are 24 accumulators, enough
@@ -134,7 +135,7 @@ fn transpose16(r: [__m512; LANES]) -> [__m512; LANES] {
 
 /// The mask of the lanes of a 16-value register starting at value `from` of a run of `len`.
 #[inline]
-fn lanes(len: usize, from: usize) -> u16 {
+pub(super) fn lanes(len: usize, from: usize) -> u16 {
     match len.saturating_sub(from) {
         0 => 0,
         c if c >= LANES => u16::MAX,
@@ -143,7 +144,7 @@ fn lanes(len: usize, from: usize) -> u16 {
 }
 
 /// Where a register block's results go and how they combine with what is there.
-pub(super) struct Store {
+pub(super) struct Store<'a> {
     /// First value of the block's first row in the destination.
     pub(super) dst: *mut f32,
     /// Distance between destination rows.
@@ -156,6 +157,11 @@ pub(super) struct Store {
     pub(super) scale: f32,
     /// Add to the destination instead of overwriting it.
     pub(super) accumulate: bool,
+    /// Added per column after the sum (and the destination, when accumulating): the bias of
+    /// the block's columns, at least `cols` values.
+    pub(super) bias: Option<&'a [f32]>,
+    /// Clamp at zero last.
+    pub(super) relu: bool,
 }
 
 /// One register block: `dst = scale · a · b (+ dst)` over `kc` steps of the shared dimension.
@@ -165,7 +171,7 @@ pub(super) struct Store {
 /// parent module's `pack`); `store.dst` must address `store.rows` rows of `store.cols` writable
 /// values, `store.row_stride` apart, that no other thread touches meanwhile.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn block(kc: usize, a: *const f32, b: *const f32, store: &Store) {
+pub(super) unsafe fn block(kc: usize, a: *const f32, b: *const f32, store: &Store<'_>) {
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
     for p in 0..kc {
         // SAFETY: step `p < kc` of the packed panels (the caller's contract); `b` rows are
@@ -185,8 +191,28 @@ pub(super) unsafe fn block(kc: usize, a: *const f32, b: *const f32, store: &Stor
             row[1] = _mm512_fmadd_ps(av, b1, row[1]);
         }
     }
+    // SAFETY: the caller's contract on `store`.
+    unsafe { self::store(&acc, store) };
+}
+
+/// Writes a register block's sums where `store` says, scaled, added, biased and clamped as it
+/// says.
+///
+/// # Safety
+/// `store.dst` must address `store.rows` rows of `store.cols` writable values,
+/// `store.row_stride` apart, that no other thread touches meanwhile.
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn store(acc: &[[__m512; 2]; MR], store: &Store<'_>) {
     let masks = [lanes(store.cols, 0), lanes(store.cols, LANES)];
     let scale = _mm512_set1_ps(store.scale);
+    let bias = store.bias.map(|b| {
+        assert!(b.len() >= store.cols, "a bias for every column");
+        // SAFETY: lanes past `cols` are masked off; `b` holds `cols` values.
+        [0, 1].map(|half| unsafe {
+            _mm512_maskz_loadu_ps(masks[half], b.as_ptr().wrapping_add(half * LANES))
+        })
+    });
     for (r, row) in acc.iter().enumerate() {
         if r >= store.rows {
             break;
@@ -199,6 +225,12 @@ pub(super) unsafe fn block(kc: usize, a: *const f32, b: *const f32, store: &Stor
                 let mut v = _mm512_mul_ps(sum, scale);
                 if store.accumulate {
                     v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, dst));
+                }
+                if let Some(bias) = &bias {
+                    v = _mm512_add_ps(v, bias[half]);
+                }
+                if store.relu {
+                    v = _mm512_max_ps(v, _mm512_setzero_ps());
                 }
                 _mm512_mask_storeu_ps(dst, mask, v);
             }
