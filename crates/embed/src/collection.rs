@@ -67,7 +67,6 @@ pub struct EmbeddingCollection {
     width: usize,
     pub(crate) optimizer: Optimizer,
     pub(crate) step: u64,
-    workspaces: Vec<GradWorkspace>,
 }
 
 impl EmbeddingCollection {
@@ -127,7 +126,6 @@ impl EmbeddingCollection {
             .into_iter()
             .map(|shard| EmbeddingTable::shard(shard.config, shard.rows, &optimizer))
             .collect::<Result<Vec<_>>>()?;
-        let workspaces = vec![GradWorkspace::default(); tables.len()];
         Ok(Self {
             tables,
             layout,
@@ -135,7 +133,6 @@ impl EmbeddingCollection {
             width,
             optimizer,
             step: 0,
-            workspaces,
         })
     }
 
@@ -353,12 +350,13 @@ impl EmbeddingCollection {
         let width = self.width;
         self.tables
             .par_iter_mut()
-            .zip(self.workspaces.par_iter_mut())
             .zip(&feeds)
-            .for_each(|((table, ws), feeds)| {
-                widest(|| {
-                    ws.accumulate(table, feeds, kj, grad, width);
-                    table.apply(&update, &ws.rows, &ws.values, &mut ws.scratch);
+            .for_each(|(table, feeds)| {
+                GradWorkspace::with_thread_local(|ws| {
+                    widest(|| {
+                        ws.accumulate(table, feeds, kj, grad, width);
+                        table.apply(&update, &ws.rows, &ws.values, &mut ws.scratch);
+                    })
                 })
             });
         Ok(())
