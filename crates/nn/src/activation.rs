@@ -64,7 +64,14 @@ impl Activation {
     /// `dz = g ⊙ act'(·)` over whole rows given the activation's output `y`, with the column
     /// sums of `dz` (a bias gradient) added to `sums` in row order: one pass instead of two,
     /// the activation matched once rather than per value, compiled for the widest vectors.
-    pub(crate) fn backprop_rows(self, y: &[f32], g: &[f32], dz: &mut [f32], sums: &mut [f32]) {
+    /// With `g` `None`, `dz` holds `g` on entry and is overwritten in place.
+    pub(crate) fn backprop_rows(
+        self,
+        y: &[f32],
+        g: Option<&[f32]>,
+        dz: &mut [f32],
+        sums: &mut [f32],
+    ) {
         backprop_rows_any(self, y, g, dz, sums);
     }
 
@@ -83,13 +90,24 @@ impl Activation {
 
 simd_dispatch!(
     /// [`Activation::backprop_rows`] on the best instruction set of the CPU.
-    fn backprop_rows_any(act: Activation, y: &[f32], g: &[f32], dz: &mut [f32], sums: &mut [f32])
-        => backprop_rows_generic
+    fn backprop_rows_any(
+        act: Activation,
+        y: &[f32],
+        g: Option<&[f32]>,
+        dz: &mut [f32],
+        sums: &mut [f32],
+    ) => backprop_rows_generic
 );
 
 /// [`Activation::backprop_rows`], written so each activation's loop vectorises.
 #[inline(always)]
-fn backprop_rows_generic(act: Activation, y: &[f32], g: &[f32], dz: &mut [f32], sums: &mut [f32]) {
+fn backprop_rows_generic(
+    act: Activation,
+    y: &[f32],
+    g: Option<&[f32]>,
+    dz: &mut [f32],
+    sums: &mut [f32],
+) {
     match act {
         Activation::Identity => rows_with_sums(y, g, dz, sums, |_, g| g),
         Activation::Relu => rows_with_sums(y, g, dz, sums, |y, g| if y > 0.0 { g } else { 0.0 }),
@@ -97,21 +115,34 @@ fn backprop_rows_generic(act: Activation, y: &[f32], g: &[f32], dz: &mut [f32], 
     }
 }
 
-/// `dz = d(y, g)` per value, with each row of `dz` added to `sums` (rows of `sums.len()`).
+/// `dz = d(y, g)` per value, with each row of `dz` added to `sums` (rows of `sums.len()`);
+/// `g` `None` reads `g` from `dz` itself.
 #[inline(always)]
 fn rows_with_sums(
     y: &[f32],
-    g: &[f32],
+    g: Option<&[f32]>,
     dz: &mut [f32],
     sums: &mut [f32],
     d: impl Fn(f32, f32) -> f32,
 ) {
     let cols = sums.len();
     let rows = dz.chunks_exact_mut(cols).zip(y.chunks_exact(cols));
-    for ((dz, y), g) in rows.zip(g.chunks_exact(cols)) {
-        for (((dz, &y), &g), s) in dz.iter_mut().zip(y).zip(g).zip(sums.iter_mut()) {
-            *dz = d(y, g);
-            *s += *dz;
+    match g {
+        Some(g) => {
+            for ((dz, y), g) in rows.zip(g.chunks_exact(cols)) {
+                for (((dz, &y), &g), s) in dz.iter_mut().zip(y).zip(g).zip(sums.iter_mut()) {
+                    *dz = d(y, g);
+                    *s += *dz;
+                }
+            }
+        }
+        None => {
+            for (dz, y) in rows {
+                for ((dz, &y), s) in dz.iter_mut().zip(y).zip(sums.iter_mut()) {
+                    *dz = d(y, *dz);
+                    *s += *dz;
+                }
+            }
         }
     }
 }

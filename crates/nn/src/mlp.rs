@@ -4,12 +4,14 @@
 //! two-tower model are all this. The last layer's activation is a choice: DLRM's top MLP
 //! ends in a plain logit, while the reference two-tower towers apply ReLU after the last
 //! layer too. Each layer's output buffer doubles as the next layer's saved input, so the
-//! stack keeps no copies of its activations.
+//! stack keeps no copies of its activations; and in backward each hidden layer computes its
+//! pre-activation gradient in the input-gradient buffer of the layer above, which is spent by
+//! then (after a backward pass, those buffers hold the gradients of the layers below).
 
 use crate::activation::Activation;
 use crate::error::NnError;
 use crate::layer::Layer;
-use crate::linear::Linear;
+use crate::linear::{Linear, Upstream};
 use crate::matmul::Precision;
 use crate::param::{ParamMut, Parameters};
 use crate::rng::Rng;
@@ -77,13 +79,19 @@ impl Mlp {
         for i in (1..n).rev() {
             let (below, rest) = self.layers.split_at_mut(i);
             let (layer, above) = rest.split_at_mut(1);
-            let g = match above.first() {
-                Some(next) => next.grad_input(),
-                None => grad_output,
-            };
-            layer[0].backward(below[i - 1].output(), g)?;
+            layer[0].backward_from(below[i - 1].output(), upstream(above, grad_output))?;
         }
         Ok(())
+    }
+}
+
+/// The gradient of a layer's output, given the layers above it: the input gradient of the
+/// next layer, which nothing needs once the layer has its own pre-activation gradient (so it
+/// is computed there, in place), or the MLP's `grad_output` for the last layer.
+fn upstream<'a>(above: &'a mut [Linear], grad_output: MatRef<'a>) -> Upstream<'a> {
+    match above.first_mut() {
+        Some(next) => Upstream::Spent(next.grad_input_mut()),
+        None => Upstream::Borrowed(grad_output),
     }
 }
 
@@ -115,10 +123,7 @@ impl Layer for Mlp {
     ) -> Result<MatRef<'_>, NnError> {
         self.backward_upper(grad_output)?;
         let (first, rest) = self.layers.split_at_mut(1);
-        match rest.first() {
-            Some(next) => first[0].backward(input, next.grad_input()),
-            None => first[0].backward(input, grad_output),
-        }
+        first[0].backward_from(input, upstream(rest, grad_output))
     }
 
     fn backward_params_only(
@@ -128,10 +133,7 @@ impl Layer for Mlp {
     ) -> Result<(), NnError> {
         self.backward_upper(grad_output)?;
         let (first, rest) = self.layers.split_at_mut(1);
-        match rest.first() {
-            Some(next) => first[0].backward_params_only(input, next.grad_input()),
-            None => first[0].backward_params_only(input, grad_output),
-        }
+        first[0].backward_params_from(input, upstream(rest, grad_output))
     }
 
     fn output_cols(&self, input_cols: usize) -> Result<usize, NnError> {
