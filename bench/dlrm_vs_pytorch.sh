@@ -16,6 +16,7 @@
 #   bench/dlrm_vs_pytorch.sh --bf16       # also the reference with Cascade's MLPs in bf16
 #                                         # (model.mlp_precision = "bf16") against PyTorch in
 #                                         # f32 and under bf16 autocast; each ends `ratio bf16`
+#                                         # (with --variants, end to end in bf16 too)
 # The last line is always the f32 reference's `ratio R`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,14 +79,18 @@ if [ "$variants" = 1 ]; then
   fi
   # End to end: one loader thread reading and decompressing zstd shards next to the two
   # compute threads, batches of 2048 turned into 26 one-id features, 5 + 55 steps.
-  e2e=$("$cascade" --data "$data" --workers 1 --warmup 5 --steps 55)
-  echo "$e2e" >&2
-  "$py" - "$e2e" <<'PY'
+  precisions=(f32)
+  [ "$bf16" = 1 ] && precisions+=(bf16)
+  for precision in "${precisions[@]}"; do
+    e2e=$("$cascade" --data "$data" --workers 1 --warmup 5 --steps 55 --precision "$precision")
+    echo "$e2e" >&2
+    "$py" - "$e2e" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])
-print(f"end to end from MDS shards: cascade {r['samples_per_s']:.0f} samples/s "
-      f"({r['ms_per_step']:.1f} ms/step)", file=sys.stderr)
+print(f"end to end from MDS shards ({r['precision']} MLPs): cascade {r['samples_per_s']:.0f} "
+      f"samples/s ({r['ms_per_step']:.1f} ms/step)", file=sys.stderr)
 PY
+  done
 fi
 if [ "$bf16" = 1 ]; then
   if ! grep -qw avx512_bf16 /proc/cpuinfo; then
