@@ -172,10 +172,32 @@ pub(super) struct Store<'a> {
 /// values, `store.row_stride` apart, that no other thread touches meanwhile.
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn block(kc: usize, a: *const f32, b: *const f32, store: &Store<'_>) {
-    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
-    for p in 0..kc {
-        // SAFETY: step `p < kc` of the packed panels (the caller's contract); `b` rows are
-        // 128 bytes from a 64-byte-aligned start. Prefetching past the end is harmless.
+    // SAFETY: the caller's contract, and this function's CPU features.
+    unsafe { block_with(kc, a, b, store, |acc, a, b| _mm512_fmadd_ps(a, b, acc)) }
+}
+
+/// The register-block loop of every kernel, over `elements` packed elements:
+/// `madd(acc, a, b)` adds to `acc` the products of `a`, one element of `a` broadcast, and `b`,
+/// a register of elements of `b` (one FMA in `f32`; in bf16 a pair of products per lane).
+/// Inlined into each kernel, which compiles it with its CPU features.
+///
+/// # Safety
+/// As for [`block`], with `elements` packed elements in place of steps; the CPU must have the
+/// features `madd` uses.
+#[inline(always)]
+pub(super) unsafe fn block_with(
+    elements: usize,
+    a: *const f32,
+    b: *const f32,
+    store: &Store<'_>,
+    madd: impl Fn(__m512, __m512, __m512) -> __m512,
+) {
+    // SAFETY: the caller's contract on the CPU.
+    let mut acc = [[unsafe { _mm512_setzero_ps() }; 2]; MR];
+    for p in 0..elements {
+        // SAFETY: element `p < elements` of the packed panels (the caller's contract); `b`
+        // rows are 128 bytes from a 64-byte-aligned start. Prefetching past the end is
+        // harmless.
         let (b0, b1) = unsafe {
             _mm_prefetch::<_MM_HINT_T0>(b.wrapping_add((p + PREFETCH_STEPS) * NR).cast());
             _mm_prefetch::<_MM_HINT_T0>(b.wrapping_add((p + PREFETCH_STEPS) * NR + LANES).cast());
@@ -185,14 +207,14 @@ pub(super) unsafe fn block(kc: usize, a: *const f32, b: *const f32, store: &Stor
             )
         };
         for (r, row) in acc.iter_mut().enumerate() {
-            // SAFETY: as above, value `r < MR` of step `p` of the packed `a`.
-            let av = _mm512_set1_ps(unsafe { *a.add(p * MR + r) });
-            row[0] = _mm512_fmadd_ps(av, b0, row[0]);
-            row[1] = _mm512_fmadd_ps(av, b1, row[1]);
+            // SAFETY: as above, element `r < MR` of element `p` of the packed `a`.
+            let av = unsafe { _mm512_set1_ps(*a.add(p * MR + r)) };
+            row[0] = madd(row[0], av, b0);
+            row[1] = madd(row[1], av, b1);
         }
     }
     // SAFETY: the caller's contract on `store`.
-    unsafe { self::store(&acc, store) };
+    unsafe { store_block(&acc, store) };
 }
 
 /// Writes a register block's sums where `store` says, scaled, added, biased and clamped as it
@@ -203,7 +225,7 @@ pub(super) unsafe fn block(kc: usize, a: *const f32, b: *const f32, store: &Stor
 /// `store.row_stride` apart, that no other thread touches meanwhile.
 #[inline]
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn store(acc: &[[__m512; 2]; MR], store: &Store<'_>) {
+unsafe fn store_block(acc: &[[__m512; 2]; MR], store: &Store<'_>) {
     let masks = [lanes(store.cols, 0), lanes(store.cols, LANES)];
     let scale = _mm512_set1_ps(store.scale);
     let bias = store.bias.map(|b| {

@@ -10,16 +10,12 @@
 //! of 32 columns), so the packed layout is the `f32` one over half as many steps. Packing
 //! stores these elements in the `f32` buffers the parent keeps, as bit patterns.
 
-use super::avx512::{self, LANES, MR, NR, Store};
+use super::avx512::{self, LANES, NR, Store};
 use std::arch::x86_64::{
-    __m256bh, __m256i, __m512, __m512bh, __m512i, _MM_HINT_T0, _mm_prefetch, _mm512_castsi512_ps,
-    _mm512_cvtepu16_epi32, _mm512_cvtne2ps_pbh, _mm512_cvtneps_pbh, _mm512_dpbf16_ps,
-    _mm512_load_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_or_si512, _mm512_set1_ps,
-    _mm512_setzero_ps, _mm512_slli_epi32,
+    __m256bh, __m256i, __m512, __m512bh, __m512i, _mm512_castsi512_ps, _mm512_cvtepu16_epi32,
+    _mm512_cvtne2ps_pbh, _mm512_cvtneps_pbh, _mm512_dpbf16_ps, _mm512_mask_storeu_ps,
+    _mm512_maskz_loadu_ps, _mm512_or_si512, _mm512_slli_epi32,
 };
-
-/// Steps of `b` fetched ahead into L1, as in the `f32` kernel (the same bytes per step).
-const PREFETCH_STEPS: usize = 8;
 
 /// Rounds `x` to bf16 (to nearest, ties to even, as `vcvtneps2bf16` does) and returns its bits;
 /// a NaN stays a (quiet) NaN.
@@ -113,27 +109,12 @@ pub(super) fn interleave(dst: &mut [f32], even: &[f32], odd: Option<&[f32]>) {
 /// `b`, packed by this module.
 #[target_feature(enable = "avx512f,avx512bf16")]
 pub(super) unsafe fn block(kp: usize, a: *const f32, b: *const f32, store: &Store<'_>) {
-    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
-    for p in 0..kp {
-        // SAFETY: element `p < kp` of the packed panels (the caller's contract); `b` rows are
-        // 128 bytes from a 64-byte-aligned start. Prefetching past the end is harmless.
-        let (b0, b1) = unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(b.wrapping_add((p + PREFETCH_STEPS) * NR).cast());
-            _mm_prefetch::<_MM_HINT_T0>(b.wrapping_add((p + PREFETCH_STEPS) * NR + LANES).cast());
-            (
-                as_pairs(_mm512_load_ps(b.add(p * NR))),
-                as_pairs(_mm512_load_ps(b.add(p * NR + LANES))),
-            )
-        };
-        for (r, row) in acc.iter_mut().enumerate() {
-            // SAFETY: as above, element `r < MR` of step `p` of the packed `a`.
-            let av = as_pairs(_mm512_set1_ps(unsafe { *a.add(p * MR + r) }));
-            row[0] = _mm512_dpbf16_ps(row[0], av, b0);
-            row[1] = _mm512_dpbf16_ps(row[1], av, b1);
-        }
+    // SAFETY: the caller's contract, and this function's CPU features.
+    unsafe {
+        avx512::block_with(kp, a, b, store, |acc, a, b| {
+            _mm512_dpbf16_ps(acc, as_pairs(a), as_pairs(b))
+        })
     }
-    // SAFETY: the caller's contract on `store`.
-    unsafe { avx512::store(&acc, store) };
 }
 
 /// The packed elements of a register, as the bf16 pairs they are.
