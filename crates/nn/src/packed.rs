@@ -282,14 +282,12 @@ fn blocked(p: &Product<'_>, format: Format, dst: &mut [f32]) {
             );
             let b_panels = &*b_panels;
             let accumulate = p.accumulate || first_step > 0;
-            let last = first_step + kc == p.k;
             let task = |t: usize, rows: &mut [f32]| {
                 let step = Step {
                     p,
                     block,
                     b_panels,
                     accumulate,
-                    last,
                 };
                 step.rows(t * task_rows, rows);
             };
@@ -314,6 +312,11 @@ struct Block {
 
 #[cfg(target_arch = "x86_64")]
 impl Block {
+    /// The step after its last.
+    fn end(&self) -> usize {
+        self.first_step + self.steps
+    }
+
     /// Packs this block's steps of rows `first_row..first_row + rows` of `x` into `out`, in
     /// strips of `width` ([`MR`] or [`NR`]) rows.
     fn pack(&self, x: Strided<'_>, first_row: usize, rows: usize, width: usize, out: &mut [f32]) {
@@ -341,12 +344,15 @@ struct Step<'a, 'p> {
     block: Block,
     b_panels: &'a [f32],
     accumulate: bool,
-    /// The last block, whose stores apply the product's epilogue.
-    last: bool,
 }
 
 #[cfg(target_arch = "x86_64")]
 impl Step<'_, '_> {
+    /// Whether this is the product's last block, whose stores apply its epilogue.
+    fn last(&self) -> bool {
+        self.block.end() == self.p.k
+    }
+
     /// Output rows from `first_row` on, `rows` being their values (whole rows of `n`).
     fn rows(&self, first_row: usize, rows: &mut [f32]) {
         let n = self.p.n;
@@ -379,9 +385,9 @@ impl Step<'_, '_> {
                     .p
                     .epilogue
                     .bias
-                    .filter(|_| self.last)
+                    .filter(|_| self.last())
                     .map(|bias| &bias[first_col..]),
-                relu: self.last && self.p.epilogue.relu,
+                relu: self.last() && self.p.epilogue.relu,
             };
             // SAFETY: `strip` holds `elements` packed elements of MR values and `b` of NR
             // values, 64-byte aligned (`aligned`, panels of NR * elements values, a multiple
@@ -438,13 +444,12 @@ unsafe fn pack_into(
     let at = |row: usize, step: usize| (rows.start + row) * x.row_stride + step * x.col_stride;
     if x.col_stride == 1 {
         // Rows are contiguous: transpose them, at most one register's worth at a time (bf16
-        // rows are first packed into pairs, in a buffer of 16 rows kept by the thread).
-        let mut pairs = Vec::new();
-        if format == Format::Bf16Pairs {
-            pairs = PAIR_ROWS.take();
-            if pairs.len() < avx512::LANES * elements {
-                pairs.resize(avx512::LANES * elements, 0.0);
-            }
+        // rows are first packed into pairs, in a buffer of 16 rows kept by the thread; taken
+        // and put back here rather than through `with_scratch`, whose closure would be
+        // compiled without this function's CPU features).
+        let mut pairs = PAIR_ROWS.take();
+        if format == Format::Bf16Pairs && pairs.len() < avx512::LANES * elements {
+            pairs.resize(avx512::LANES * elements, 0.0);
         }
         for (s, strip) in out.chunks_exact_mut(strip_len).enumerate() {
             let strip_rows = width.min(rows.len() - s * width);
@@ -469,16 +474,14 @@ unsafe fn pack_into(
                 }
             }
         }
-        if format == Format::Bf16Pairs {
-            PAIR_ROWS.set(pairs);
-        }
+        PAIR_ROWS.set(pairs);
     } else if x.row_stride == 1 {
         // Steps are contiguous: copy (or pair) each step's run of rows strip by strip.
         for element in 0..elements {
             let step = block.first_step + element * format.steps();
             let run = |step: usize| &x.data[at(0, step)..at(0, step) + rows.len()];
             let even = run(step).chunks(width);
-            let odd = (format == Format::Bf16Pairs && step + 1 < block.first_step + steps)
+            let odd = (format == Format::Bf16Pairs && step + 1 < block.end())
                 .then(|| run(step + 1).chunks(width));
             let mut odd = odd.into_iter().flatten();
             for (s, values) in even.enumerate() {
@@ -494,7 +497,6 @@ unsafe fn pack_into(
             }
         }
     } else {
-        let last_step = block.first_step + steps;
         for r in 0..rows.len() {
             let strip = &mut out[(r / width) * strip_len..][..strip_len];
             for (element, group) in strip.chunks_exact_mut(width).enumerate() {
@@ -502,7 +504,7 @@ unsafe fn pack_into(
                 group[r % width] = match format {
                     Format::F32 => x.data[at(r, step)],
                     Format::Bf16Pairs => {
-                        let odd = if step + 1 < last_step {
+                        let odd = if step + 1 < block.end() {
                             x.data[at(r, step + 1)]
                         } else {
                             0.0
