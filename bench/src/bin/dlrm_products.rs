@@ -26,17 +26,8 @@ struct Args {
     #[arg(long, default_value_t = 9)]
     rounds: usize,
     /// Precision of Cascade's products: `f32` or `bf16`.
-    #[arg(long, default_value = "f32", value_parser = parse_precision)]
+    #[arg(long, default_value = "f32", value_parser = cascade_bench::parse_precision)]
     precision: Precision,
-}
-
-/// A `--precision` value.
-fn parse_precision(s: &str) -> Result<Precision, String> {
-    match s {
-        "f32" => Ok(Precision::F32),
-        "bf16" => Ok(Precision::Bf16),
-        _ => Err(format!("expected f32 or bf16, found {s:?}")),
-    }
 }
 
 /// One product: `dst [m, n] = op_a(a) · op_b(b)`.
@@ -205,7 +196,7 @@ fn main() -> anyhow::Result<()> {
     cascade_bench::report(serde_json::json!({
         "tool": "dlrm_products",
         "threads": args.threads,
-        "precision": format!("{:?}", args.precision).to_lowercase(),
+        "precision": args.precision,
         "products": rows,
         "cascade_ms": cascade_total * 1e3,
         "gemm_ms": gemm_total * 1e3,

@@ -40,15 +40,6 @@ enum EmbeddingOptimizer {
     RowwiseAdagrad,
 }
 
-/// Precision of the MLPs' matrix products.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum MlpPrecision {
-    /// `f32`, as the reference DLRM.
-    F32,
-    /// bf16 operands, `f32` sums (AVX-512 BF16).
-    Bf16,
-}
-
 /// Command-line options; the defaults are the reference configuration.
 #[derive(Parser)]
 struct Args {
@@ -79,9 +70,9 @@ struct Args {
     /// Sparse optimizer of the tables (the dense layers always use SGD).
     #[arg(long, value_enum, default_value_t = EmbeddingOptimizer::Sgd)]
     optimizer: EmbeddingOptimizer,
-    /// Precision of the MLPs' matrix products.
-    #[arg(long, value_enum, default_value_t = MlpPrecision::F32)]
-    precision: MlpPrecision,
+    /// Precision of the MLPs' matrix products: `f32` or `bf16`.
+    #[arg(long, default_value = "f32", value_parser = cascade_bench::parse_precision)]
+    precision: Precision,
     /// Compute threads (the Rayon pool the step runs on).
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -133,10 +124,7 @@ fn spec(args: &Args) -> RankingSpec {
             momentum: 0.0,
             clip_norm: 0.0,
         },
-        mlp_precision: match args.precision {
-            MlpPrecision::F32 => Precision::F32,
-            MlpPrecision::Bf16 => Precision::Bf16,
-        },
+        mlp_precision: args.precision,
         seed: 0,
     }
 }
@@ -293,7 +281,7 @@ fn main() -> anyhow::Result<()> {
         "tables": args.tables,
         "ids_per_bag": [args.min_ids, args.max_ids],
         "optimizer": format!("{:?}", args.optimizer),
-        "precision": format!("{:?}", args.precision).to_lowercase(),
+        "precision": args.precision,
         "threads": args.threads,
         "final_loss": timing.loss,
         "peak_rss_bytes": rss,
