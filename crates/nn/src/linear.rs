@@ -107,7 +107,7 @@ impl Linear {
 
     /// Checks shapes, then accumulates the parameter gradients. The gradient with respect to
     /// the pre-activation is left in `grad_pre`, or in the spent buffer, or (for the identity)
-    /// is the upstream gradient itself: see [`Linear::grad_pre`].
+    /// is the upstream gradient itself: see [`Linear::pre_activation_grad`].
     fn backward_params(
         &mut self,
         input: MatRef<'_>,
@@ -147,7 +147,7 @@ impl Linear {
             }
         }
         reduce_partials(&self.bias_partials, &mut self.bias_grad);
-        let dz = Self::grad_pre(act, &self.grad_pre, upstream);
+        let dz = Self::pre_activation_grad(act, &self.grad_pre, upstream);
         let (dz_values, x) = (dz.as_slice(), input.as_slice());
         if narrow::weight_grad(
             dz_values,
@@ -171,7 +171,7 @@ impl Linear {
     /// Where [`backward_params`](Self::backward_params) left the pre-activation gradient:
     /// in a spent upstream buffer, the upstream gradient itself for the identity, else the
     /// layer's `grad_pre` buffer.
-    fn grad_pre<'s>(
+    fn pre_activation_grad<'s>(
         activation: Activation,
         grad_pre: &'s Matrix,
         upstream: &'s Upstream<'_>,
@@ -191,7 +191,7 @@ impl Linear {
     ) -> Result<MatRef<'_>, NnError> {
         self.backward_params(input, &mut upstream)?;
         self.grad_input.resize(input.rows(), self.in_features());
-        let dz = Self::grad_pre(self.activation, &self.grad_pre, &upstream);
+        let dz = Self::pre_activation_grad(self.activation, &self.grad_pre, &upstream);
         let (k, n) = (self.out_features(), self.in_features());
         let w = self.weight.as_slice();
         let dst = self.grad_input.as_mut_slice();

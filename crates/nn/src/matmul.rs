@@ -71,11 +71,7 @@ pub fn matmul(
     op_b: Op,
     accumulate: bool,
 ) -> Result<(), NnError> {
-    let how = How {
-        accumulate,
-        ..How::default()
-    };
-    multiply(dst, (a, op_a), (b, op_b), how)
+    matmul_in(Precision::F32, dst, (a, op_a), (b, op_b), accumulate)
 }
 
 /// [`matmul`] multiplying in `precision`.
